@@ -1,0 +1,97 @@
+/**
+ * The validated, normalised configuration (units already converted: bytes,
+ * bytes per second, milliseconds). `load.ts` builds it from `tapestry.yaml`.
+ */
+
+export interface MediaTypeConfig {
+  readonly name: string;
+  readonly capacityBytes: number;
+  /** Native streaming rate; null = unlimited (measures pure software overhead). */
+  readonly rateBytesPerSec: number | null;
+  readonly loadMs: number;
+  readonly unloadMs: number;
+  /** Average locate from beginning-of-tape (half the tape); a full-length locate takes twice this. */
+  readonly locateAvgMs: number;
+  /** Average rewind (from mid-tape); a rewind from the end takes twice this. */
+  readonly rewindAvgMs: number;
+  readonly blockSize: number;
+}
+
+export interface RobotConfig {
+  readonly name: string;
+  /** Serial device path, or `sim` for the simulated robot on a socat pty pair. */
+  readonly device: string;
+  readonly baudRate: number;
+  readonly slots: number;
+  readonly drives: number;
+  readonly mailslots: number;
+  /** Time the accessor takes for one move (pick + place). */
+  readonly moveMs: number;
+  /** How long the media changer waits for one reply before ROBOT_TIMEOUT. */
+  readonly commandTimeoutMs: number;
+  /** Retries of retryable robot errors before giving up. */
+  readonly retries: number;
+  readonly retryDelayMs: number;
+}
+
+export interface DriveConfig {
+  readonly name: string;
+  readonly robot: string;
+  /** The drive's element number in its robot (D1, D2, …). */
+  readonly element: number;
+  readonly mediaType: string;
+  readonly library: string;
+}
+
+export interface LibraryConfig {
+  readonly name: string;
+  readonly robot: string;
+  readonly mediaType: string;
+}
+
+export interface CartridgeConfig {
+  readonly label: string;
+  readonly mediaType: string;
+  readonly slot: number;
+  readonly robot: string;
+}
+
+export interface SimulatorConfig {
+  /** Multiplies every simulated hardware delay: 0.01 runs a 16 s load in 160 ms. */
+  readonly timeScale: number;
+  readonly tapesDir: string;
+  readonly cartridges: readonly CartridgeConfig[];
+}
+
+export interface DatabaseConfig {
+  /** External server; when null, embedded Postgres is used. TAPESTRY_DATABASE_URL overrides. */
+  readonly url: string | null;
+  readonly embeddedDataDir: string;
+  /** 0 = pick a free port (remembered in the data dir so restarts reuse it). */
+  readonly embeddedPort: number;
+}
+
+export interface HttpConfig {
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface LogConfig {
+  readonly level: 'error' | 'warn' | 'info' | 'debug' | 'trace';
+  /** Log file (JSON lines); null = stderr only. */
+  readonly file: string | null;
+}
+
+export interface TapestryConfig {
+  /** Absolute path of the file this came from, or null for built-in defaults. */
+  readonly source: string | null;
+  readonly varDir: string;
+  readonly http: HttpConfig;
+  readonly database: DatabaseConfig;
+  readonly log: LogConfig;
+  readonly mediaTypes: ReadonlyMap<string, MediaTypeConfig>;
+  readonly robots: ReadonlyMap<string, RobotConfig>;
+  readonly libraries: ReadonlyMap<string, LibraryConfig>;
+  readonly drives: readonly DriveConfig[];
+  readonly simulator: SimulatorConfig | null;
+}

@@ -1,0 +1,4 @@
+export * from './pool.ts';
+export * from './tx.ts';
+export * from './migrate.ts';
+export * from './embedded.ts';
