@@ -126,8 +126,20 @@ export function validateConfig(doc: unknown, baseDir: string, source: string | n
   };
 }
 
-function readNamedMap<T>(r: Reader, value: unknown, at: string, read: (name: string, obj: Obj, at: string) => T | null): Map<string, T> {
-  const out = new Map<string, T>();
+/**
+ * A mapping of named entries. Entries with problems are left out of the map but
+ * their names go into `declared`, so a reference to them is not also reported
+ * as unknown.
+ */
+type Named<T> = Map<string, T> & { declared?: Set<string> };
+
+function known<T>(map: Named<T>, name: string): boolean {
+  return map.has(name) || (map.declared?.has(name) ?? false);
+}
+
+function readNamedMap<T>(r: Reader, value: unknown, at: string, read: (name: string, obj: Obj, at: string) => T | null): Named<T> {
+  const out: Named<T> = new Map<string, T>();
+  out.declared = new Set(typeof value === 'object' && value !== null ? Object.keys(value) : []);
   if (value === undefined) return out;
   const obj = r.object(value, at, Object.keys(typeof value === 'object' && value !== null ? value : {}));
   if (!obj) return out;
@@ -144,7 +156,7 @@ function readNamedMap<T>(r: Reader, value: unknown, at: string, read: (name: str
   return out;
 }
 
-function readMediaTypes(r: Reader, value: unknown): Map<string, MediaTypeConfig> {
+function readMediaTypes(r: Reader, value: unknown): Named<MediaTypeConfig> {
   const keys = ['capacity', 'rate', 'load', 'unload', 'locate_avg', 'rewind_avg', 'block_size'];
   return readNamedMap(r, value, 'media_types', (mtName, _o, at) => {
     const o = r.object(_o, at, keys)!;
@@ -160,7 +172,7 @@ function readMediaTypes(r: Reader, value: unknown): Map<string, MediaTypeConfig>
   });
 }
 
-function readRobots(r: Reader, value: unknown): Map<string, RobotConfig> {
+function readRobots(r: Reader, value: unknown): Named<RobotConfig> {
   const keys = ['device', 'baud', 'slots', 'drives', 'mailslots', 'move', 'command_timeout', 'retries', 'retry_delay'];
   return readNamedMap(r, value, 'robots', (robotName, _o, at) => {
     const o = r.object(_o, at, keys)!;
@@ -178,19 +190,19 @@ function readRobots(r: Reader, value: unknown): Map<string, RobotConfig> {
   });
 }
 
-function readLibraries(r: Reader, value: unknown, robots: Map<string, RobotConfig>, media: Map<string, MediaTypeConfig>): Map<string, LibraryConfig> {
+function readLibraries(r: Reader, value: unknown, robots: Named<RobotConfig>, media: Named<MediaTypeConfig>): Named<LibraryConfig> {
   return readNamedMap(r, value, 'libraries', (libName, _o, at) => {
     const o = r.object(_o, at, ['robot', 'media_type'])!;
     const robot = r.field(o, 'robot', at, name, 'a robot name');
     const mediaType = r.field(o, 'media_type', at, name, 'a media type name');
-    if (robot !== null && !robots.has(robot)) r.problem(join(at, 'robot'), `unknown robot "${robot}" (known: ${[...robots.keys()].join(', ') || 'none'})`);
-    if (mediaType !== null && !media.has(mediaType)) r.problem(join(at, 'media_type'), `unknown media type "${mediaType}" (known: ${[...media.keys()].join(', ') || 'none'})`);
+    if (robot !== null && !known(robots, robot)) r.problem(join(at, 'robot'), `unknown robot "${robot}" (known: ${[...robots.keys()].join(', ') || 'none'})`);
+    if (mediaType !== null && !known(media, mediaType)) r.problem(join(at, 'media_type'), `unknown media type "${mediaType}" (known: ${[...media.keys()].join(', ') || 'none'})`);
     if (robot === null || mediaType === null) return null;
     return { name: libName, robot, mediaType };
   });
 }
 
-function readDrives(r: Reader, value: unknown, robots: Map<string, RobotConfig>, libraries: Map<string, LibraryConfig>): DriveConfig[] {
+function readDrives(r: Reader, value: unknown, robots: Named<RobotConfig>, libraries: Named<LibraryConfig>): DriveConfig[] {
   const drives: DriveConfig[] = [];
   if (value === undefined) return drives;
   if (!Array.isArray(value)) {
@@ -212,7 +224,7 @@ function readDrives(r: Reader, value: unknown, robots: Map<string, RobotConfig>,
       names.add(driveName);
     }
     const lib = library === null ? undefined : libraries.get(library);
-    if (library !== null && lib === undefined) r.problem(join(at, 'library'), `unknown library "${library}" (known: ${[...libraries.keys()].join(', ') || 'none'})`);
+    if (library !== null && !known(libraries, library)) r.problem(join(at, 'library'), `unknown library "${library}" (known: ${[...libraries.keys()].join(', ') || 'none'})`);
     if (driveName === null || lib === undefined || element === null) return;
     const robot = robots.get(lib.robot);
     if (robot) {
@@ -230,7 +242,7 @@ function readDrives(r: Reader, value: unknown, robots: Map<string, RobotConfig>,
   return drives;
 }
 
-function readSimulator(r: Reader, value: unknown, abs: (p: string) => string, robots: Map<string, RobotConfig>, media: Map<string, MediaTypeConfig>): SimulatorConfig | null {
+function readSimulator(r: Reader, value: unknown, abs: (p: string) => string, robots: Named<RobotConfig>, media: Named<MediaTypeConfig>): SimulatorConfig | null {
   const o = r.object(value, 'simulator', ['time_scale', 'tapes_dir', 'cartridges']);
   if (!o) return null;
   const timeScale = r.field(o, 'time_scale', 'simulator', scale, 'a number >= 0 (1 = real time)', 1);
@@ -248,9 +260,9 @@ function readSimulator(r: Reader, value: unknown, abs: (p: string) => string, ro
     const mediaType = r.field(c, 'media_type', at, name, 'a media type name');
     const robotName = r.field(c, 'robot', at, name, 'a robot name');
     const slots = c.slots === undefined ? null : r.field(c, 'slots', at, parseIntRange, 'a slot or slot range such as 1-20');
-    if (mediaType !== null && !media.has(mediaType)) r.problem(join(at, 'media_type'), `unknown media type "${mediaType}"`);
+    if (mediaType !== null && !known(media, mediaType)) r.problem(join(at, 'media_type'), `unknown media type "${mediaType}"`);
     const robot = robotName === null ? undefined : robots.get(robotName);
-    if (robotName !== null && robot === undefined) r.problem(join(at, 'robot'), `unknown robot "${robotName}"`);
+    if (robotName !== null && !known(robots, robotName)) r.problem(join(at, 'robot'), `unknown robot "${robotName}"`);
     if (labelSpec === null) return;
     const labels = expandLabelRange(labelSpec);
     if (typeof labels === 'string') {

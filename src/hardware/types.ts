@@ -17,6 +17,11 @@ export interface ElementStatus {
   readonly address: ElementAddress;
   /** Cartridge label (barcode) when the element holds one. */
   readonly label: string | null;
+  /**
+   * For a full drive: the element the cartridge was loaded from, as SCSI
+   * changers report it ("source element address"); a dismount returns it there.
+   */
+  readonly source?: ElementAddress | null;
 }
 
 export interface RobotInventory {

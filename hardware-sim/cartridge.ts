@@ -1,0 +1,511 @@
+/**
+ * One simulated cartridge on disk: `<tapesDir>/<LABEL>/{meta.json,index,data}`.
+ * The byte layout is documented in docs/cartridge-format.md so an exported
+ * cartridge can be read without Tapestry; keep the two in step.
+ *
+ * The whole index is mirrored in memory (32 bytes a record, ~3 MB for 100k
+ * records) so any record is reached in O(1) and a locate never touches disk.
+ */
+import { mkdir, open, readFile, rename, stat, writeFile, type FileHandle } from 'node:fs/promises';
+import path from 'node:path';
+import { crc32 } from 'node:zlib';
+import { TapestryError } from '../src/errors/index.ts';
+import type { TapePosition, TapeRecord } from '../src/hardware/types.ts';
+
+export const FORMAT_VERSION = 1;
+export const INDEX_RECORD_BYTES = 32;
+/** Tape bytes a filemark occupies in the position/capacity model (see the format doc). */
+export const FILEMARK_TAPE_BYTES = 0;
+
+/** Record type byte. 3 is reserved for soak tests: a block described, not stored. */
+export const RECORD_DATA = 1;
+export const RECORD_FILEMARK = 2;
+export const RECORD_SYNTHETIC = 3;
+
+// Field offsets inside one index record (all little-endian).
+const F_TYPE = 0; // u8
+const F_FLAGS = 1; // u8, 0
+const F_SIZE = 4; // u32 payload bytes (0 for a filemark)
+const F_DATA_OFFSET = 8; // u64 offset of the payload in `data`
+const F_TAPE_BYTES = 16; // u64 tape position (bytes from BOT) where the record starts
+const F_CRC = 24; // u32 crc32 of the payload (0 for a filemark)
+
+const MAX_BLOCK = 0xffff_ffff;
+const LABEL_RE = /^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/;
+
+export interface CartridgeMeta {
+  readonly formatVersion: number;
+  readonly label: string;
+  readonly mediaType: string;
+  readonly capacityBytes: number;
+  readonly writeProtected: boolean;
+  /** Fault: writes past this many tape bytes fail with END_OF_TAPE, as if the tape were shorter. */
+  readonly earlyEndOfTapeBytes: number | null;
+}
+
+export interface CartridgeInit {
+  readonly label: string;
+  readonly mediaType: string;
+  readonly capacityBytes: number;
+}
+
+export interface CartridgeOptions {
+  /**
+   * fsync `data` then `index` after each filemark (default true). A mover reports
+   * a file written only after its filemark, the point where a real drive flushes
+   * its buffer, so that is the one place durability matters; syncing every block
+   * would cost throughput for nothing. Soak tests may turn it off.
+   */
+  readonly syncOnFilemark?: boolean;
+}
+
+/** What open() had to cut off after a crash (0/0 on a clean open). */
+export interface RepairReport {
+  readonly indexBytesTrimmed: number;
+  readonly dataBytesTrimmed: number;
+}
+
+export interface RecordInfo {
+  readonly type: 'data' | 'filemark' | 'synthetic';
+  readonly size: number;
+  readonly dataOffset: number;
+  readonly tapeBytes: number;
+  readonly crc32: number;
+}
+
+/** Plain, serialisable summary (HTTP routes, `tapestry tape show`). */
+export interface CartridgeDescription extends CartridgeMeta {
+  readonly records: number;
+  readonly filemarks: number;
+  readonly usedBytes: number;
+}
+
+export function validateLabel(label: string): void {
+  // Labels become directory names: refuse anything that could escape tapesDir.
+  if (!LABEL_RE.test(label)) {
+    throw new TapestryError('USERERROR', `invalid cartridge label ${JSON.stringify(label)}`, { context: { label } });
+  }
+}
+
+function u64(buf: Buffer, at: number): number {
+  return buf.readUInt32LE(at) + buf.readUInt32LE(at + 4) * 0x1_0000_0000;
+}
+
+function putU64(buf: Buffer, at: number, value: number): void {
+  buf.writeUInt32LE(value % 0x1_0000_0000, at);
+  buf.writeUInt32LE(Math.floor(value / 0x1_0000_0000), at + 4);
+}
+
+/** Bytes of `data` a record occupies. */
+function storedBytes(type: number, size: number): number {
+  return type === RECORD_DATA ? size : 0;
+}
+
+/** Bytes of tape a record occupies. */
+function tapeLength(type: number, size: number): number {
+  return type === RECORD_FILEMARK ? FILEMARK_TAPE_BYTES : size;
+}
+
+function parseMeta(text: string, label: string): CartridgeMeta {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (cause) {
+    throw new TapestryError('MALFORMED', `cartridge ${label}: meta.json is not JSON`, { cause, context: { label } });
+  }
+  const m = raw as Partial<CartridgeMeta>;
+  const ok =
+    typeof m === 'object' && m !== null &&
+    typeof m.formatVersion === 'number' && typeof m.label === 'string' && typeof m.mediaType === 'string' &&
+    typeof m.capacityBytes === 'number' && typeof m.writeProtected === 'boolean' &&
+    (m.earlyEndOfTapeBytes === null || typeof m.earlyEndOfTapeBytes === 'number');
+  if (!ok) throw new TapestryError('MALFORMED', `cartridge ${label}: meta.json lacks required fields`, { context: { label } });
+  if (m.formatVersion! > FORMAT_VERSION) {
+    throw new TapestryError('INTERNAL', `cartridge ${label}: format version ${m.formatVersion} is newer than ${FORMAT_VERSION}`, { context: { label } });
+  }
+  return m as CartridgeMeta;
+}
+
+async function writeMeta(dir: string, meta: CartridgeMeta): Promise<void> {
+  // Write-then-rename so a crash leaves either the old or the new meta, never half.
+  const tmp = path.join(dir, 'meta.json.tmp');
+  await writeFile(tmp, JSON.stringify(meta, null, 2) + '\n');
+  await rename(tmp, path.join(dir, 'meta.json'));
+}
+
+async function writeFully(fh: FileHandle, buf: Buffer, position: number): Promise<void> {
+  for (let done = 0; done < buf.length; ) {
+    const { bytesWritten } = await fh.write(buf, done, buf.length - done, position + done);
+    done += bytesWritten;
+  }
+}
+
+async function readFully(fh: FileHandle, size: number, position: number): Promise<Buffer | null> {
+  const buf = Buffer.allocUnsafe(size);
+  for (let done = 0; done < size; ) {
+    const { bytesRead } = await fh.read(buf, done, size - done, position + done);
+    if (bytesRead === 0) return null;
+    done += bytesRead;
+  }
+  return buf;
+}
+
+export class Cartridge {
+  private meta: CartridgeMeta;
+  /** Mirror of `index`; only the first `count` records are meaningful. */
+  private idx: Buffer;
+  private count: number;
+  /** Record numbers of the filemarks, ascending: file N starts after filemarks[N-1]. */
+  private filemarks: number[];
+  private closed = false;
+  /** Serialises every file operation, so a fault injected mid-write cannot interleave with it. */
+  private lock: Promise<void> = Promise.resolve();
+
+  private constructor(
+    readonly dir: string,
+    meta: CartridgeMeta,
+    private readonly dataFh: FileHandle,
+    private readonly indexFh: FileHandle,
+    idx: Buffer,
+    count: number,
+    filemarks: number[],
+    readonly repair: RepairReport,
+    private readonly syncOnFilemark: boolean,
+  ) {
+    this.meta = meta;
+    this.idx = idx;
+    this.count = count;
+    this.filemarks = filemarks;
+  }
+
+  /** Make an empty cartridge directory; the caller has checked it does not exist yet. */
+  static async create(dir: string, init: CartridgeInit, options: CartridgeOptions = {}): Promise<Cartridge> {
+    validateLabel(init.label);
+    if (!(Number.isSafeInteger(init.capacityBytes) && init.capacityBytes > 0)) {
+      throw new TapestryError('USERERROR', `capacity must be a positive integer, got ${init.capacityBytes}`);
+    }
+    await mkdir(dir, { recursive: true });
+    await writeFile(path.join(dir, 'data'), '');
+    await writeFile(path.join(dir, 'index'), '');
+    // meta.json last: its presence is what makes the cartridge exist.
+    await writeMeta(dir, { formatVersion: FORMAT_VERSION, ...init, writeProtected: false, earlyEndOfTapeBytes: null });
+    return Cartridge.open(dir, init.label, options);
+  }
+
+  /**
+   * Open and, after a crash, repair: keep the longest prefix of whole, consistent
+   * index records whose payloads are present, then cut `data` to what they use.
+   */
+  static async open(dir: string, label: string, options: CartridgeOptions = {}): Promise<Cartridge> {
+    let metaText: string;
+    try {
+      metaText = await readFile(path.join(dir, 'meta.json'), 'utf8');
+    } catch (cause) {
+      throw new TapestryError('NOT_FOUND', `no cartridge ${label}`, { cause, context: { label } });
+    }
+    const meta = parseMeta(metaText, label);
+    const dataFh = await open(path.join(dir, 'data'), 'r+');
+    const indexFh = await open(path.join(dir, 'index'), 'r+').catch(async (err: unknown) => {
+      await dataFh.close();
+      throw err;
+    });
+    try {
+      const onDisk = await readFile(path.join(dir, 'index'));
+      const dataSize = (await dataFh.stat()).size;
+      const whole = Math.floor(onDisk.length / INDEX_RECORD_BYTES);
+      const filemarks: number[] = [];
+      let tapeBytes = 0;
+      let dataEnd = 0;
+      let valid = 0;
+      for (; valid < whole; valid++) {
+        const at = valid * INDEX_RECORD_BYTES;
+        const type = onDisk.readUInt8(at + F_TYPE);
+        const size = onDisk.readUInt32LE(at + F_SIZE);
+        const consistent =
+          (type === RECORD_DATA || type === RECORD_FILEMARK || type === RECORD_SYNTHETIC) &&
+          (type !== RECORD_FILEMARK || size === 0) &&
+          u64(onDisk, at + F_DATA_OFFSET) === dataEnd &&
+          u64(onDisk, at + F_TAPE_BYTES) === tapeBytes &&
+          dataEnd + storedBytes(type, size) <= dataSize;
+        if (!consistent) break;
+        if (type === RECORD_FILEMARK) filemarks.push(valid);
+        dataEnd += storedBytes(type, size);
+        tapeBytes += tapeLength(type, size);
+      }
+      const repair = { indexBytesTrimmed: onDisk.length - valid * INDEX_RECORD_BYTES, dataBytesTrimmed: dataSize - dataEnd };
+      // Index first, data second: the same order as a mid-tape overwrite.
+      if (repair.indexBytesTrimmed > 0) await indexFh.truncate(valid * INDEX_RECORD_BYTES);
+      if (repair.dataBytesTrimmed > 0) await dataFh.truncate(dataEnd);
+      const idx = Buffer.alloc(Math.max(1024, valid * 2) * INDEX_RECORD_BYTES);
+      onDisk.copy(idx, 0, 0, valid * INDEX_RECORD_BYTES);
+      return new Cartridge(dir, meta, dataFh, indexFh, idx, valid, filemarks, repair, options.syncOnFilemark ?? true);
+    } catch (err) {
+      await Promise.all([dataFh.close(), indexFh.close()]);
+      throw err;
+    }
+  }
+
+  get label(): string {
+    return this.meta.label;
+  }
+  get mediaType(): string {
+    return this.meta.mediaType;
+  }
+  get capacityBytes(): number {
+    return this.meta.capacityBytes;
+  }
+  get writeProtected(): boolean {
+    return this.meta.writeProtected;
+  }
+  get earlyEndOfTapeBytes(): number | null {
+    return this.meta.earlyEndOfTapeBytes;
+  }
+  /** Records (blocks and filemarks) on tape; record numbers run 0..recordCount-1, recordCount is end-of-data. */
+  get recordCount(): number {
+    return this.count;
+  }
+  get filemarkCount(): number {
+    return this.filemarks.length;
+  }
+  /** Tape bytes from BOT to end-of-data. */
+  get usedBytes(): number {
+    return this.tapeBytesAt(this.count);
+  }
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  describe(): CartridgeDescription {
+    return { ...this.meta, records: this.count, filemarks: this.filemarks.length, usedBytes: this.usedBytes };
+  }
+
+  record(n: number): RecordInfo {
+    this.checkRecord(n, this.count - 1);
+    const at = n * INDEX_RECORD_BYTES;
+    const type = this.idx.readUInt8(at + F_TYPE);
+    return {
+      type: type === RECORD_DATA ? 'data' : type === RECORD_FILEMARK ? 'filemark' : 'synthetic',
+      size: this.idx.readUInt32LE(at + F_SIZE),
+      dataOffset: u64(this.idx, at + F_DATA_OFFSET),
+      tapeBytes: u64(this.idx, at + F_TAPE_BYTES),
+      crc32: this.idx.readUInt32LE(at + F_CRC),
+    };
+  }
+
+  /** Position of the head when it is in front of record `n` (n = recordCount: end-of-data). */
+  positionOf(n: number): TapePosition {
+    this.checkRecord(n, this.count);
+    // fileNo = filemarks strictly before record n (binary search).
+    let lo = 0;
+    let hi = this.filemarks.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.filemarks[mid]! < n) lo = mid + 1;
+      else hi = mid;
+    }
+    return { fileNo: lo, record: n, bytes: this.tapeBytesAt(n) };
+  }
+
+  /** Record number where file `fileNo` starts; BLANK_CHECK past the last (possibly empty) file. */
+  fileStart(fileNo: number): number {
+    if (!Number.isSafeInteger(fileNo) || fileNo < 0) throw new TapestryError('USERERROR', `bad file number ${fileNo}`);
+    if (fileNo === 0) return 0;
+    const fm = this.filemarks[fileNo - 1];
+    if (fm === undefined) {
+      throw new TapestryError('BLANK_CHECK', `cartridge ${this.label} has no file ${fileNo} (${this.filemarks.length} filemarks)`, {
+        context: { label: this.label, fileNo, filemarks: this.filemarks.length },
+      });
+    }
+    return fm + 1;
+  }
+
+  /** Read record `n`, verifying its crc32. BLANK_CHECK at end-of-data, MEDIA_ERROR on a bad crc. */
+  readRecord(n: number): Promise<TapeRecord> {
+    return this.exclusive(async () => {
+      if (n >= this.count) {
+        throw new TapestryError('BLANK_CHECK', `end of data on ${this.label} at record ${n}`, { context: { label: this.label, record: n } });
+      }
+      const r = this.record(n);
+      if (r.type === 'filemark') return { kind: 'filemark' };
+      if (r.type === 'synthetic') throw new TapestryError('INTERNAL', `record ${n} of ${this.label} is synthetic; not supported by format ${FORMAT_VERSION}`);
+      const data = await readFully(this.dataFh, r.size, r.dataOffset);
+      const context = { label: this.label, record: n };
+      if (data === null) throw new TapestryError('MEDIA_ERROR', `cartridge ${this.label}: record ${n} is missing from data`, { context });
+      const actual = crc32(data);
+      if (actual !== r.crc32) {
+        throw new TapestryError('MEDIA_ERROR', `cartridge ${this.label}: crc error in record ${n}`, {
+          context: { ...context, expected: r.crc32, actual },
+        });
+      }
+      return { kind: 'data', data };
+    });
+  }
+
+  /**
+   * Throw what a write of `tapeBytes` at record `n` would throw (WRITE_PROTECTED,
+   * END_OF_TAPE), without writing; the drive calls it before spending transfer time.
+   */
+  checkWrite(n: number, tapeBytes: number): void {
+    this.assertOpen();
+    this.checkRecord(n, this.count);
+    const context = { label: this.label, record: n };
+    if (this.meta.writeProtected) throw new TapestryError('WRITE_PROTECTED', `cartridge ${this.label} is write-protected`, { context });
+    const start = this.tapeBytesAt(n);
+    const limit = Math.min(this.meta.capacityBytes, this.meta.earlyEndOfTapeBytes ?? Infinity);
+    if (start + tapeBytes > limit) {
+      throw new TapestryError('END_OF_TAPE', `cartridge ${this.label}: ${tapeBytes} bytes at ${start} would pass end of tape at ${limit}`, {
+        context: { ...context, position: start, bytes: tapeBytes, limit },
+      });
+    }
+  }
+
+  /** Write one block in front of record `n`; records n.. are lost first (tape semantics). */
+  writeBlock(n: number, data: Buffer): Promise<void> {
+    return this.exclusive(async () => {
+      if (data.length === 0 || data.length > MAX_BLOCK) throw new TapestryError('USERERROR', `bad block size ${data.length}`);
+      this.checkWrite(n, data.length);
+      await this.truncate(n);
+      const dataOffset = this.dataEnd();
+      const rec = this.encode(n, RECORD_DATA, data.length, dataOffset, crc32(data));
+      // Payload before index: a crash in between leaves surplus data, which open() trims.
+      await writeFully(this.dataFh, data, dataOffset);
+      await writeFully(this.indexFh, rec, n * INDEX_RECORD_BYTES);
+      this.count = n + 1;
+    });
+  }
+
+  /** Write `count` filemarks in front of record `n` (count 0 only flushes, as `mt weof 0`). */
+  writeFilemarks(n: number, count: number): Promise<void> {
+    return this.exclusive(async () => {
+      if (!Number.isSafeInteger(count) || count < 0) throw new TapestryError('USERERROR', `bad filemark count ${count}`);
+      if (count > 0) {
+        this.checkWrite(n, count * FILEMARK_TAPE_BYTES);
+        await this.truncate(n);
+        const dataOffset = this.dataEnd();
+        const recs = Buffer.concat(
+          Array.from({ length: count }, (_, i) => this.encode(n + i, RECORD_FILEMARK, 0, dataOffset, 0)),
+        );
+        await writeFully(this.indexFh, recs, n * INDEX_RECORD_BYTES);
+        for (let i = 0; i < count; i++) this.filemarks.push(n + i);
+        this.count = n + count;
+      }
+      if (this.syncOnFilemark) {
+        await this.dataFh.datasync();
+        await this.indexFh.datasync();
+      }
+    });
+  }
+
+  // --- cartridge-level faults (DESIGN §6): used by tests and the operator API ---
+
+  /** Flip the first byte of a stored block so the next read of it fails its crc check. */
+  corruptRecord(n: number): Promise<void> {
+    return this.exclusive(async () => {
+      const r = this.record(n);
+      if (r.type !== 'data') throw new TapestryError('USERERROR', `record ${n} of ${this.label} is a ${r.type}, not a data block`);
+      const byte = (await readFully(this.dataFh, 1, r.dataOffset)) ?? Buffer.alloc(1);
+      byte[0] = byte[0]! ^ 0xff;
+      await writeFully(this.dataFh, byte, r.dataOffset);
+    });
+  }
+
+  /** Make the tape end early at `bytes` (null: at its capacity again). Existing data stays readable. */
+  setEarlyEndOfTape(bytes: number | null): Promise<void> {
+    if (bytes !== null && !(Number.isSafeInteger(bytes) && bytes >= 0)) {
+      return Promise.reject(new TapestryError('USERERROR', `bad early end-of-tape ${bytes}`));
+    }
+    return this.updateMeta({ earlyEndOfTapeBytes: bytes });
+  }
+
+  setWriteProtected(on: boolean): Promise<void> {
+    return this.updateMeta({ writeProtected: on });
+  }
+
+  close(): Promise<void> {
+    return this.exclusive(async () => {
+      this.closed = true;
+      await Promise.all([this.dataFh.close(), this.indexFh.close()]);
+    });
+  }
+
+  // --- internals ---
+
+  private updateMeta(change: Partial<CartridgeMeta>): Promise<void> {
+    return this.exclusive(async () => {
+      const next = { ...this.meta, ...change };
+      await writeMeta(this.dir, next);
+      this.meta = next;
+    });
+  }
+
+  /** Drop records n.. : index first, so no index record ever points past the end of `data`. */
+  private async truncate(n: number): Promise<void> {
+    if (n >= this.count) return;
+    const dataEnd = u64(this.idx, n * INDEX_RECORD_BYTES + F_DATA_OFFSET);
+    await this.indexFh.truncate(n * INDEX_RECORD_BYTES);
+    await this.dataFh.truncate(dataEnd);
+    this.count = n;
+    while (this.filemarks.length > 0 && this.filemarks[this.filemarks.length - 1]! >= n) this.filemarks.pop();
+  }
+
+  /** Fill in-memory record `n` and return a copy of its 32 bytes for the file. */
+  private encode(n: number, type: number, size: number, dataOffset: number, crc: number): Buffer {
+    if ((n + 1) * INDEX_RECORD_BYTES > this.idx.length) {
+      const grown = Buffer.alloc(this.idx.length * 2);
+      this.idx.copy(grown);
+      this.idx = grown;
+    }
+    const at = n * INDEX_RECORD_BYTES;
+    const rec = this.idx.subarray(at, at + INDEX_RECORD_BYTES);
+    rec.fill(0);
+    rec.writeUInt8(type, F_TYPE);
+    rec.writeUInt8(0, F_FLAGS);
+    rec.writeUInt32LE(size, F_SIZE);
+    putU64(rec, F_DATA_OFFSET, dataOffset);
+    putU64(rec, F_TAPE_BYTES, this.tapeBytesAt(n));
+    rec.writeUInt32LE(crc >>> 0, F_CRC);
+    return Buffer.from(rec);
+  }
+
+  private tapeBytesAt(n: number): number {
+    if (n === 0) return 0;
+    const at = (n - 1) * INDEX_RECORD_BYTES;
+    return u64(this.idx, at + F_TAPE_BYTES) + tapeLength(this.idx.readUInt8(at + F_TYPE), this.idx.readUInt32LE(at + F_SIZE));
+  }
+
+  private dataEnd(): number {
+    if (this.count === 0) return 0;
+    const at = (this.count - 1) * INDEX_RECORD_BYTES;
+    return u64(this.idx, at + F_DATA_OFFSET) + storedBytes(this.idx.readUInt8(at + F_TYPE), this.idx.readUInt32LE(at + F_SIZE));
+  }
+
+  private checkRecord(n: number, max: number): void {
+    if (!Number.isSafeInteger(n) || n < 0 || n > max) {
+      throw new TapestryError('USERERROR', `record ${n} out of range 0..${max} on ${this.label}`, { context: { label: this.label, record: n } });
+    }
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new TapestryError('INTERNAL', `cartridge ${this.label} is closed`, { context: { label: this.label } });
+  }
+
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.lock.then(() => {
+      this.assertOpen();
+      return fn();
+    });
+    this.lock = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+}
+
+/** True when `dir` holds a complete cartridge (meta.json is written last). */
+export async function cartridgeExists(dir: string): Promise<boolean> {
+  return stat(path.join(dir, 'meta.json')).then(
+    () => true,
+    () => false,
+  );
+}

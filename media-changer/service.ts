@@ -1,0 +1,165 @@
+import type { DriveConfig, LibraryConfig, RobotConfig } from '../src/config/index.ts';
+import { TapestryError } from '../src/errors/index.ts';
+import type { DriveState, MediaChanger, RobotInventory, RobotStatus, TapeDrive } from '../src/hardware/types.ts';
+import type { Logger } from '../src/logging/index.ts';
+
+/** A library as operators see it: its robot's elements, with drives named as in the config. */
+export interface LibraryInventory {
+  readonly library: string;
+  readonly robot: string;
+  readonly mediaType: string;
+  readonly robotState: RobotStatus['state'];
+  readonly slots: readonly { slot: number; label: string | null }[];
+  readonly drives: readonly DriveView[];
+  readonly mailslots: readonly { mailslot: number; label: string | null }[];
+}
+
+export interface DriveView {
+  readonly name: string;
+  readonly element: number;
+  readonly label: string | null;
+  /** The slot the cartridge came from, as the robot reports it; where a dismount returns it. */
+  readonly homeSlot: number | null;
+  /** The drive's own state when it is local to this process (simulated or attached), else null. */
+  readonly state: DriveState | null;
+}
+
+export interface MediaChangerServiceDeps {
+  readonly robot: RobotConfig;
+  readonly libraries: readonly LibraryConfig[];
+  readonly drives: readonly DriveConfig[];
+  readonly changer: MediaChanger;
+  /** Drives this process can thread and unthread (the simulated ones, or ones attached here). */
+  readonly tapeDrives: ReadonlyMap<string, TapeDrive>;
+  readonly log: Logger;
+}
+
+/**
+ * One per robot (Enstore's media_changer): mounts and dismounts by label and
+ * drive name, on top of the element-level MediaChanger. Mount = robot move to
+ * the drive + thread; dismount = unthread + robot move back to the home slot.
+ */
+export class MediaChangerService {
+  private readonly busyDrives = new Set<string>();
+
+  constructor(private readonly deps: MediaChangerServiceDeps) {}
+
+  get robotName(): string {
+    return this.deps.robot.name;
+  }
+
+  libraries(): { name: string; robot: string; mediaType: string; drives: string[] }[] {
+    return this.deps.libraries.map((l) => ({
+      name: l.name,
+      robot: l.robot,
+      mediaType: l.mediaType,
+      drives: this.deps.drives.filter((d) => d.library === l.name).map((d) => d.name),
+    }));
+  }
+
+  hasLibrary(name: string): boolean {
+    return this.deps.libraries.some((l) => l.name === name);
+  }
+
+  private drive(name: string): DriveConfig {
+    const drive = this.deps.drives.find((d) => d.name === name);
+    if (!drive) {
+      const known = this.deps.drives.map((d) => d.name).join(', ');
+      throw new TapestryError('NOT_FOUND', `no drive "${name}" in robot ${this.deps.robot.name} (drives: ${known})`, { context: { drive: name } });
+    }
+    return drive;
+  }
+
+  async inventory(libraryName: string): Promise<LibraryInventory> {
+    const library = this.deps.libraries.find((l) => l.name === libraryName);
+    if (!library) throw new TapestryError('NOT_FOUND', `no library "${libraryName}" on robot ${this.deps.robot.name}`);
+    const [status, inv] = await Promise.all([this.deps.changer.status(), this.deps.changer.inventory()]);
+    return {
+      library: library.name,
+      robot: this.deps.robot.name,
+      mediaType: library.mediaType,
+      robotState: status.state,
+      slots: inv.slots.map((s) => ({ slot: s.address.index, label: s.label })),
+      drives: this.deps.drives
+        .filter((d) => d.library === library.name)
+        .map((d) => {
+          const el = inv.drives.find((e) => e.address.index === d.element);
+          return {
+            name: d.name,
+            element: d.element,
+            label: el?.label ?? null,
+            homeSlot: el?.source?.kind === 'slot' ? el.source.index : null,
+            state: this.deps.tapeDrives.get(d.name)?.status().state ?? null,
+          };
+        }),
+      mailslots: inv.mailslots.map((m) => ({ mailslot: m.address.index, label: m.label })),
+    };
+  }
+
+  /** Guard: one mount or dismount per drive at a time. */
+  private async exclusive<T>(driveName: string, fn: () => Promise<T>): Promise<T> {
+    if (this.busyDrives.has(driveName)) {
+      throw new TapestryError('CONFLICT', `drive ${driveName} is busy with another mount or dismount`, { context: { drive: driveName } });
+    }
+    this.busyDrives.add(driveName);
+    try {
+      return await fn();
+    } finally {
+      this.busyDrives.delete(driveName);
+    }
+  }
+
+  async mount(label: string, driveName: string): Promise<{ label: string; drive: string; fromSlot: number }> {
+    const drive = this.drive(driveName);
+    return this.exclusive(driveName, async () => {
+      const inv = await this.deps.changer.inventory();
+      const inDrive = inv.drives.find((d) => d.address.index === drive.element);
+      if (inDrive?.label) {
+        throw new TapestryError('ELEMENT_FULL', `drive ${driveName} already holds ${inDrive.label}`, { context: { drive: driveName, label: inDrive.label } });
+      }
+      const slot = findLabel(inv, label, 'slot');
+      if (slot === null) throw notInSlots(inv, label, this.deps.robot.name);
+      const started = Date.now();
+      await this.deps.changer.load(slot, drive.element);
+      await this.deps.tapeDrives.get(driveName)?.load();
+      this.deps.log.info({ event: 'robot.mounted', label, drive: driveName, slot, ms: Date.now() - started });
+      return { label, drive: driveName, fromSlot: slot };
+    });
+  }
+
+  async dismount(label: string, driveName: string): Promise<{ label: string; drive: string; toSlot: number }> {
+    const drive = this.drive(driveName);
+    return this.exclusive(driveName, async () => {
+      const inv = await this.deps.changer.inventory();
+      const el = inv.drives.find((d) => d.address.index === drive.element);
+      if (!el?.label) throw new TapestryError('ELEMENT_EMPTY', `drive ${driveName} holds no cartridge`, { context: { drive: driveName } });
+      if (el.label !== label) {
+        throw new TapestryError('CONFLICT', `drive ${driveName} holds ${el.label}, not ${label}`, { context: { drive: driveName, label: el.label } });
+      }
+      // Back where it came from when that slot is still free, else the first free slot.
+      const home = el.source?.kind === 'slot' && inv.slots.find((s) => s.address.index === el.source!.index)?.label === null ? el.source.index : null;
+      const slot = home ?? inv.slots.find((s) => s.label === null)?.address.index;
+      if (slot === undefined) throw new TapestryError('ELEMENT_FULL', `robot ${this.deps.robot.name} has no free slot for ${label}`);
+      const started = Date.now();
+      const tape = this.deps.tapeDrives.get(driveName);
+      const state = tape?.status().state;
+      if (state === 'ready' || state === 'loading') await tape!.unload();
+      await this.deps.changer.unload(drive.element, slot);
+      this.deps.log.info({ event: 'robot.dismounted', label, drive: driveName, slot, ms: Date.now() - started });
+      return { label, drive: driveName, toSlot: slot };
+    });
+  }
+}
+
+function findLabel(inv: RobotInventory, label: string, kind: 'slot'): number | null {
+  const list = kind === 'slot' ? inv.slots : [];
+  return list.find((e) => e.label === label)?.address.index ?? null;
+}
+
+function notInSlots(inv: RobotInventory, label: string, robot: string): TapestryError {
+  const drive = inv.drives.find((d) => d.label === label);
+  if (drive) return new TapestryError('CONFLICT', `${label} is already in drive element D${drive.address.index}`, { context: { label } });
+  const io = inv.mailslots.find((d) => d.label === label);
+  if (io) return new TapestryError('CONFLICT', `${label} is in mail slot I${io.address.index}; import it first`, { context: { label } });
+  return new TapestryError('NO_SUCH_VOLUME', `no cartridge ${label} in robot ${robot}`, { context: { label, robot } });
+}

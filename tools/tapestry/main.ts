@@ -1,0 +1,32 @@
+import { Command, CommanderError } from 'commander';
+import { reportError } from '../lib/output.ts';
+import { registerConfigCommands } from './config-commands.ts';
+import { registerRobotCommands } from './robot-commands.ts';
+import { registerSimCommands } from './sim-commands.ts';
+import { registerStartCommand } from './start-command.ts';
+import { VERSION } from '../../src/version.ts';
+
+/** `tapestry`: the admin and operator CLI, a thin client of the REST API (plus `start`). */
+export function buildProgram(): Command {
+  const program = new Command('tapestry')
+    .description('Tapestry tape storage manager: admin and operator commands')
+    .version(VERSION)
+    .showHelpAfterError()
+    .exitOverride();
+  registerStartCommand(program);
+  registerConfigCommands(program);
+  registerRobotCommands(program);
+  registerSimCommands(program);
+  return program;
+}
+
+try {
+  await buildProgram().parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) {
+    // --help and --version end through here with exit code 0; usage errors get 2.
+    process.exitCode = err.exitCode === 0 ? 0 : 2;
+  } else {
+    process.exitCode = reportError('tapestry', err);
+  }
+}
