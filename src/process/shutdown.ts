@@ -51,12 +51,18 @@ export class Shutdown {
 
   /** Install SIGINT/SIGTERM handlers that run the shutdown and exit. */
   installSignalHandlers(onDone: (code: number) => void = (code) => process.exit(code)): void {
+    let firstAt = 0;
     const handler = (signal: NodeJS.Signals): void => {
       if (this.running) {
+        // A terminal's Ctrl-C reaches every process of the group, and npm (or a
+        // tsx parent) forwards it again: the same keypress arrives twice within
+        // milliseconds. Only a signal well after the first forces the exit.
+        if (Date.now() - firstAt < 2000) return;
         this.log.warn({ event: 'shutdown.forced', signal });
         onDone(130);
         return;
       }
+      firstAt = Date.now();
       void this.run(signal).then(() => onDone(0));
     };
     process.on('SIGINT', handler);
