@@ -6,6 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { MediaTypeConfig } from '../../src/config/types.ts';
+import { LTO9 } from '../helpers/fixtures.ts';
 import { isTapestryError, type ErrorCode } from '../../src/errors/index.ts';
 import { VirtualClock, type Clock } from '../../src/time/clock.ts';
 import { CartridgeStore } from '../../hardware-sim/cartridge-store.ts';
@@ -18,16 +19,6 @@ const MB = 1_000_000;
 /** Open file descriptors of this process (Linux); the last test checks none leaked. */
 const openFds = (): number => readdirSync('/proc/self/fd').length;
 const fdsAtStart = openFds();
-const LTO9: MediaTypeConfig = {
-  name: 'LTO-9',
-  capacityBytes: 18e12,
-  rateBytesPerSec: 400e6,
-  loadMs: 16_000,
-  unloadMs: 56_000,
-  locateAvgMs: 65_000,
-  rewindAvgMs: 62_000,
-  blockSize: 262_144,
-};
 /** LTO-9 timings on a 10 MB tape, so a few MB of blocks reach far down the tape. */
 const SMALL: MediaTypeConfig = { ...LTO9, capacityBytes: 10 * MB };
 

@@ -15,28 +15,11 @@ import { SystemClock } from '../../src/time/clock.ts';
 import { SerialMediaChanger } from '../../src/hardware/serial-media-changer.ts';
 import { robotErrorByCode } from '../../src/hardware/robot-protocol.ts';
 import type { RobotEvent } from '../../src/hardware/types.ts';
-import { SimRobot, type DriveBay } from '../../hardware-sim/robot.ts';
+import { SimRobot } from '../../hardware-sim/robot.ts';
+import { FakeBay } from '../helpers/fixtures.ts';
 import { serveRobot, type RobotServer } from '../../hardware-sim/robot-server.ts';
 import { createPtyPair, type PtyPair } from '../../hardware-sim/pty.ts';
 
-class FakeBay implements DriveBay {
-  label: string | null = null;
-  threaded = false;
-  down = false;
-  constructor(readonly element: number) {}
-  insert(label: string): void {
-    if (this.down) throw new TapestryError('DRIVE_DOWN', `drive ${this.element} is down`);
-    if (this.label !== null) throw new TapestryError('ELEMENT_FULL', `drive ${this.element} holds ${this.label}`);
-    this.label = label;
-  }
-  take(): string {
-    if (this.label === null) throw new TapestryError('ELEMENT_EMPTY', `drive ${this.element} is empty`);
-    if (this.threaded) throw new TapestryError('ROBOT_FORCE_DEMOUNT', `drive ${this.element}: tape threaded`);
-    const l = this.label;
-    this.label = null;
-    return l;
-  }
-}
 
 const clock = new SystemClock();
 const RETRIES = 3;

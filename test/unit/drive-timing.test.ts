@@ -1,18 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { MediaTypeConfig } from '../../src/config/types.ts';
+import { LTO9 } from '../helpers/fixtures.ts';
 import { loadTime, locateTime, rewindTime, transferTime, unloadTime } from '../../hardware-sim/drive-timing.ts';
 
-const LTO9: MediaTypeConfig = {
-  name: 'LTO-9',
-  capacityBytes: 18e12,
-  rateBytesPerSec: 400e6,
-  loadMs: 16_000,
-  unloadMs: 56_000,
-  locateAvgMs: 65_000,
-  rewindAvgMs: 62_000,
-  blockSize: 262_144,
-};
 const HALF = LTO9.capacityBytes / 2;
 
 test('load takes loadMs', () => {

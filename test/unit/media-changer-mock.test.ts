@@ -15,29 +15,11 @@ import { TapestryError, isTapestryError, type ErrorCode } from '../../src/errors
 import { VirtualClock } from '../../src/time/clock.ts';
 import { SerialMediaChanger, type SerialMediaChangerOptions } from '../../src/hardware/serial-media-changer.ts';
 import type { RobotEvent } from '../../src/hardware/types.ts';
-import { SimRobot, type DriveBay } from '../../hardware-sim/robot.ts';
+import { SimRobot } from '../../hardware-sim/robot.ts';
+import { FakeBay } from '../helpers/fixtures.ts';
 import { serveRobot } from '../../hardware-sim/robot-server.ts';
 import { createMockPair, type MockPair } from '../../hardware-sim/pty.ts';
 
-/** The robot-facing side of a drive, as small as the DriveBay contract allows. */
-class FakeBay implements DriveBay {
-  label: string | null = null;
-  threaded = false;
-  down = false;
-  constructor(readonly element: number) {}
-  insert(label: string): void {
-    if (this.down) throw new TapestryError('DRIVE_DOWN', `drive ${this.element} is down`);
-    if (this.label !== null) throw new TapestryError('ELEMENT_FULL', `drive ${this.element} holds ${this.label}`);
-    this.label = label;
-  }
-  take(): string {
-    if (this.label === null) throw new TapestryError('ELEMENT_EMPTY', `drive ${this.element} is empty`);
-    if (this.threaded) throw new TapestryError('ROBOT_FORCE_DEMOUNT', `drive ${this.element}: tape threaded`);
-    const l = this.label;
-    this.label = null;
-    return l;
-  }
-}
 
 const MOVE = 3000;
 const TIMEOUT = 60_000;
