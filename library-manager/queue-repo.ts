@@ -1,0 +1,145 @@
+import type { Queryable } from '../src/db/index.ts';
+
+/**
+ * The library manager's queue as stored in `requests` (DESIGN §4): the queue
+ * lives in Postgres so a restart loses nothing, and `unique_id` is UNIQUE so a
+ * client's resubmission finds its first request instead of queueing twice.
+ */
+export type RequestState = 'queued' | 'assigned' | 'active' | 'done' | 'failed' | 'cancelled';
+export type RequestKind = 'read' | 'write';
+
+export interface RequestRow {
+  id: number;
+  uniqueId: string;
+  library: string;
+  kind: RequestKind;
+  state: RequestState;
+  priority: number;
+  admin: boolean;
+  key: string;
+  bfid: string | null;
+  volumeLabel: string | null;
+  fileNo: number | null;
+  size: number;
+  storageGroup: string | null;
+  fileFamily: string | null;
+  wrapper: string | null;
+  width: number | null;
+  mover: string | null;
+  attempts: number;
+  maxRetry: number;
+  dismountDelayMs: number | null;
+  clientHost: string | null;
+  clientUser: string | null;
+  errorCode: string | null;
+  errorMessage: string | null;
+  result: Record<string, unknown> | null;
+  queuedAt: Date;
+  assignedAt: Date | null;
+  startedAt: Date | null;
+  finishedAt: Date | null;
+}
+
+export type NewRequest = Pick<RequestRow, 'uniqueId' | 'library' | 'kind' | 'priority' | 'admin' | 'key' | 'size'> &
+  Partial<Pick<RequestRow, 'bfid' | 'volumeLabel' | 'fileNo' | 'storageGroup' | 'fileFamily' | 'wrapper' | 'width' | 'maxRetry' | 'dismountDelayMs' | 'clientHost' | 'clientUser'>>;
+
+const COLUMNS = `id, unique_id AS "uniqueId", library, kind, state, priority, admin, key, bfid, volume_label AS "volumeLabel",
+  file_no AS "fileNo", size, storage_group AS "storageGroup", file_family AS "fileFamily", wrapper, width, mover, attempts,
+  max_retry AS "maxRetry", dismount_delay_ms AS "dismountDelayMs", client_host AS "clientHost", client_user AS "clientUser",
+  error_code AS "errorCode", error_message AS "errorMessage", result, queued_at AS "queuedAt", assigned_at AS "assignedAt",
+  started_at AS "startedAt", finished_at AS "finishedAt"`;
+
+/**
+ * Queue a request. A duplicate `unique_id` returns the existing row with
+ * `duplicate: true` (Enstore: "a duplicate unique_id → replied OK").
+ */
+export async function insertRequest(db: Queryable, r: NewRequest): Promise<{ row: RequestRow; duplicate: boolean }> {
+  const inserted = await db.query<RequestRow>(
+    `INSERT INTO requests (unique_id, library, kind, priority, admin, key, size, bfid, volume_label, file_no, storage_group,
+       file_family, wrapper, width, max_retry, dismount_delay_ms, client_host, client_user)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+     ON CONFLICT (unique_id) DO NOTHING
+     RETURNING ${COLUMNS}`,
+    [r.uniqueId, r.library, r.kind, r.priority, r.admin, r.key, r.size, r.bfid ?? null, r.volumeLabel ?? null, r.fileNo ?? null,
+      r.storageGroup ?? null, r.fileFamily ?? null, r.wrapper ?? null, r.width ?? null, r.maxRetry ?? 3, r.dismountDelayMs ?? null,
+      r.clientHost ?? null, r.clientUser ?? null],
+  );
+  if (inserted.rows[0]) return { row: inserted.rows[0], duplicate: false };
+  const existing = await db.query<RequestRow>(`SELECT ${COLUMNS} FROM requests WHERE unique_id = $1`, [r.uniqueId]);
+  return { row: existing.rows[0]!, duplicate: true };
+}
+
+export async function getRequest(db: Queryable, id: number): Promise<RequestRow | null> {
+  const { rows } = await db.query<RequestRow>(`SELECT ${COLUMNS} FROM requests WHERE id = $1`, [id]);
+  return rows[0] ?? null;
+}
+
+/** Queued, assigned and active requests of a library, oldest first. */
+export async function openRequests(db: Queryable, library: string): Promise<RequestRow[]> {
+  const { rows } = await db.query<RequestRow>(
+    `SELECT ${COLUMNS} FROM requests WHERE library = $1 AND state IN ('queued', 'assigned', 'active') ORDER BY queued_at, id`,
+    [library],
+  );
+  return rows;
+}
+
+/** queued → assigned to a mover; false when someone else took it first. */
+export async function markAssigned(db: Queryable, id: number, mover: string, volumeLabel: string | null): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `UPDATE requests SET state = 'assigned', mover = $2, volume_label = coalesce($3, volume_label), assigned_at = now(), attempts = attempts + 1
+     WHERE id = $1 AND state = 'queued'`,
+    [id, mover, volumeLabel],
+  );
+  return rowCount === 1;
+}
+
+export async function markActive(db: Queryable, id: number, mover: string): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `UPDATE requests SET state = 'active', started_at = now() WHERE id = $1 AND mover = $2 AND state IN ('assigned', 'active')`,
+    [id, mover],
+  );
+  return rowCount === 1;
+}
+
+/** A terminal state: done (with the result) or failed (with the error). Only from an open state. */
+export async function finishRequest(
+  db: Queryable,
+  id: number,
+  outcome: { ok: true; result: Record<string, unknown> } | { ok: false; code: string; message: string },
+): Promise<boolean> {
+  const { rowCount } = outcome.ok
+    ? await db.query(`UPDATE requests SET state = 'done', result = $2, finished_at = now() WHERE id = $1 AND state IN ('queued', 'assigned', 'active')`, [id, outcome.result])
+    : await db.query(
+      `UPDATE requests SET state = 'failed', error_code = $2, error_message = $3, finished_at = now() WHERE id = $1 AND state IN ('queued', 'assigned', 'active')`,
+      [id, outcome.code, outcome.message],
+    );
+  return rowCount === 1;
+}
+
+/**
+ * Put a request back in the queue (its mover died or failed it with a
+ * retryable error). The volume of a write is forgotten: the next attempt may
+ * go to another volume.
+ */
+export async function requeue(db: Queryable, id: number, reason: { code: string; message: string }): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `UPDATE requests SET state = 'queued', mover = NULL, assigned_at = NULL, started_at = NULL,
+       volume_label = CASE WHEN kind = 'write' THEN NULL ELSE volume_label END,
+       error_code = $2, error_message = $3
+     WHERE id = $1 AND state IN ('assigned', 'active')`,
+    [id, reason.code, reason.message],
+  );
+  return rowCount === 1;
+}
+
+/** Every open request a mover holds, back to the queue (the mover's session ended). */
+export async function requeueForMover(db: Queryable, mover: string, reason: { code: string; message: string }): Promise<number[]> {
+  const { rows } = await db.query<{ id: number }>(
+    `UPDATE requests SET state = 'queued', mover = NULL, assigned_at = NULL, started_at = NULL,
+       volume_label = CASE WHEN kind = 'write' THEN NULL ELSE volume_label END,
+       error_code = $2, error_message = $3
+     WHERE mover = $1 AND state IN ('assigned', 'active') RETURNING id`,
+    [mover, reason.code, reason.message],
+  );
+  return rows.map((r) => r.id);
+}
