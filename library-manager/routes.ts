@@ -1,0 +1,109 @@
+import type { FastifyPluginAsync } from 'fastify';
+import type pg from 'pg';
+import { TapestryError } from '../src/errors/index.ts';
+import type { Intake } from './intake.ts';
+import { openRequests } from './queue-repo.ts';
+import type { LibraryManager } from './service.ts';
+
+const errors = { '4xx': { $ref: 'Error#' }, '5xx': { $ref: 'Error#' } };
+const uniqueId = { type: 'string', minLength: 8, maxLength: 128, pattern: '^[-A-Za-z0-9_.:]+$' } as const;
+const common = {
+  uniqueId,
+  priority: { type: 'integer', minimum: 0, maximum: 1_000_000 },
+  maxRetry: { type: 'integer', minimum: 0, maximum: 100 },
+  dismountDelayMs: { type: 'integer', minimum: 0, maximum: 86_400_000 },
+} as const;
+
+const ticketSchema = {
+  type: 'object',
+  properties: {
+    requestId: { type: 'integer' }, uniqueId: { type: 'string' }, library: { type: 'string' }, kind: { type: 'string' },
+    bfid: { type: 'string' }, path: { type: 'string' }, size: { type: 'integer' }, crc: { type: ['integer', 'null'] },
+    volume: { type: ['string', 'null'] }, fileNo: { type: ['integer', 'null'] }, duplicate: { type: 'boolean' },
+  },
+} as const;
+
+const viewSchema = {
+  type: 'object',
+  properties: {
+    id: { type: 'integer' }, uniqueId: { type: 'string' }, state: { type: 'string' }, kind: { type: 'string' }, attempts: { type: 'integer' },
+    assignment: { type: ['object', 'null'], properties: { mover: { type: 'string' }, dataAddress: { type: 'string' }, token: { type: 'string' }, volume: { type: 'string' } } },
+    result: { type: ['object', 'null'], additionalProperties: true },
+    error: { type: ['object', 'null'], properties: { code: { type: 'string' }, message: { type: 'string' } } },
+  },
+} as const;
+
+/** Transfer requests (encp's side of the library manager) and the queue report. */
+export function requestRoutes(intake: Intake, managers: ReadonlyMap<string, LibraryManager>, pool: pg.Pool): FastifyPluginAsync {
+  return async (app) => {
+    app.post<{ Body: { kind: 'write'; uniqueId: string; path: string; size: number; priority?: number; maxRetry?: number; dismountDelayMs?: number; fileFamily?: string; fileFamilyWidth?: number; storageGroup?: string; uid?: number; gid?: number; owner?: string } | { kind: 'read'; uniqueId: string; file: string; priority?: number; maxRetry?: number; dismountDelayMs?: number } }>('/requests', {
+      schema: {
+        tags: ['transfers'],
+        summary: 'Queue a write (creates the file entry) or a read of an active file; returns a ticket',
+        body: {
+          oneOf: [
+            {
+              type: 'object',
+              required: ['kind', 'uniqueId', 'path', 'size'],
+              additionalProperties: false,
+              properties: {
+                kind: { const: 'write' }, ...common, path: { type: 'string', minLength: 1, maxLength: 4096 }, size: { type: 'integer', minimum: 0 },
+                fileFamily: { type: 'string' }, fileFamilyWidth: { type: 'integer' }, storageGroup: { type: 'string' },
+                uid: { type: 'integer', minimum: 0 }, gid: { type: 'integer', minimum: 0 }, owner: { type: 'string', maxLength: 64 },
+              },
+            },
+            {
+              type: 'object',
+              required: ['kind', 'uniqueId', 'file'],
+              additionalProperties: false,
+              properties: { kind: { const: 'read' }, ...common, file: { type: 'string', minLength: 1, maxLength: 4096 } },
+            },
+          ],
+        },
+        response: { 200: ticketSchema, ...errors },
+      },
+    }, async (req) => {
+      const b = req.body;
+      const opts = { uniqueId: b.uniqueId, clientHost: req.ip, ...(b.priority !== undefined ? { priority: b.priority } : {}), ...(b.maxRetry !== undefined ? { maxRetry: b.maxRetry } : {}), ...(b.dismountDelayMs !== undefined ? { dismountDelayMs: b.dismountDelayMs } : {}) };
+      if (b.kind === 'read') return intake.read({ ...opts, file: b.file });
+      const overrides = {
+        ...(b.fileFamily !== undefined ? { fileFamily: b.fileFamily } : {}),
+        ...(b.fileFamilyWidth !== undefined ? { width: b.fileFamilyWidth } : {}),
+        ...(b.storageGroup !== undefined ? { storageGroup: b.storageGroup } : {}),
+      };
+      return intake.write({ ...opts, path: b.path, size: b.size, overrides, ...(b.uid !== undefined ? { uid: b.uid } : {}), ...(b.gid !== undefined ? { gid: b.gid } : {}), ...(b.owner ? { owner: b.owner } : {}) });
+    });
+
+    app.get<{ Params: { library: string; id: number }; Querystring: { waitMs?: number; state?: string; token?: string } }>('/libraries/:library/requests/:id', {
+      schema: {
+        tags: ['transfers'],
+        summary: 'A request and its assignment; with waitMs, long-poll until its state or assignment changes',
+        params: { type: 'object', required: ['library', 'id'], properties: { library: { type: 'string' }, id: { type: 'integer', minimum: 1 } } },
+        querystring: { type: 'object', additionalProperties: false, properties: { waitMs: { type: 'integer', minimum: 0, maximum: 60_000 }, state: { type: 'string' }, token: { type: 'string' } } },
+        response: { 200: viewSchema, ...errors },
+      },
+    }, async (req) => intake.status(req.params.library, req.params.id, { ...(req.query.state ? { state: req.query.state } : {}), ...(req.query.token ? { token: req.query.token } : {}) }, req.query.waitMs ?? 0));
+
+    app.get<{ Params: { library: string } }>('/libraries/:library/queue', {
+      schema: {
+        tags: ['libraries'],
+        summary: 'The library manager queue: open requests and connected movers',
+        params: { type: 'object', required: ['library'], properties: { library: { type: 'string' } } },
+        response: { 200: { type: 'object', additionalProperties: true }, ...errors },
+      },
+    }, async (req) => {
+      const lm = managers.get(req.params.library);
+      if (!lm) throw new TapestryError('NOT_FOUND', `no library "${req.params.library}"`);
+      const rows = await openRequests(pool, req.params.library);
+      return {
+        library: lm.library,
+        state: await lm.libraryState(),
+        movers: lm.moverSummary(),
+        requests: rows.map((r) => ({
+          id: r.id, kind: r.kind, state: r.state, priority: r.priority, key: r.key, bfid: r.bfid, volume: r.volumeLabel, fileNo: r.fileNo,
+          size: r.size, mover: r.mover, attempts: r.attempts, queuedAt: r.queuedAt.toISOString(), lastError: r.errorCode ? `${r.errorCode}: ${r.errorMessage}` : null,
+        })),
+      };
+    });
+  };
+}

@@ -1,0 +1,491 @@
+import { randomBytes } from 'node:crypto';
+import net from 'node:net';
+import type pg from 'pg';
+import { isTapestryError, TapestryError, type ErrorCode } from '../src/errors/index.ts';
+import { errorSpec, isErrorCode } from '../src/errors/codes.ts';
+import type { Logger } from '../src/logging/index.ts';
+import { PROTOCOL_VERSION, type Envelope, type Hello, type WorkDone } from '../src/protocol/index.ts';
+import type { Clock } from '../src/time/clock.ts';
+import { FramedSession } from './mover-session.ts';
+import { finishRequest, getRequest, insertRequest, markAssigned, openRequests, requeue, requeueForMover, type NewRequest, type RequestRow } from './queue-repo.ts';
+import { decide } from './scheduler.ts';
+import type { LibraryState, MountedVolume, MoverView, QueuedRequest, SchedulerConfig } from './types.ts';
+
+/** What the library manager needs from the volume clerk (injected; the clerk owns the volumes table). */
+export interface LmVolumeClerk {
+  /** The next writable volume for the family, never one in `veto` (NOVOLUME when none). */
+  nextWriteVolume(req: { library: string; storageGroup: string; fileFamily: string; wrapper: string; size: number; veto: readonly string[] }): Promise<{ label: string }>;
+}
+
+/** Where an assigned request's data goes: encp connects here with the token. */
+export interface Assignment {
+  readonly mover: string;
+  readonly dataAddress: string;
+  readonly token: string;
+  readonly volume: string;
+}
+
+export interface RequestView {
+  readonly id: number;
+  readonly uniqueId: string;
+  readonly state: RequestRow['state'];
+  readonly kind: RequestRow['kind'];
+  readonly attempts: number;
+  readonly assignment: Assignment | null;
+  readonly result: Record<string, unknown> | null;
+  readonly error: { code: string; message: string } | null;
+}
+
+interface MoverSlot {
+  readonly name: string;
+  readonly hello: Hello;
+  readonly session: FramedSession;
+  state: 'idle' | 'have_bound' | 'busy' | 'error' | 'offline';
+  volume: string | null;
+  /** File number under the head after the last read (the scheduler sweeps from here). */
+  location: number;
+  lastKind?: 'read' | 'write';
+  boundSince?: number;
+  dismountDelayMs?: number;
+  /** The request sent in an Assign that has not come back in a WorkDone. */
+  requestId: number | null;
+  dismounting: boolean;
+}
+
+export interface LibraryManagerDeps {
+  readonly library: string;
+  readonly pool: pg.Pool;
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly volumes: LmVolumeClerk;
+  readonly config: SchedulerConfig;
+  /** A write that failed for good: the file clerk abandons its 'writing' row. */
+  readonly onWriteFailed?: (bfid: string) => Promise<unknown>;
+  /** A mover silent this long is dead: its request goes back to the queue. */
+  readonly heartbeatTimeoutMs?: number;
+}
+
+/**
+ * One library manager per library (DESIGN §9, Enstore's library_manager): the
+ * request queue in Postgres, mover sessions over TCP, and the scheduler core
+ * deciding each idle or bound mover's next step.
+ */
+export class LibraryManager {
+  private readonly movers = new Map<string, MoverSlot>();
+  private readonly assignments = new Map<number, Assignment>();
+  private readonly waiters = new Map<number, Set<() => void>>();
+  private server: net.Server | null = null;
+  private scheduling: Promise<void> = Promise.resolve();
+  private rescheduleWanted = false;
+  private wakeTimer: NodeJS.Timeout | null = null;
+  private heartbeatTimer: NodeJS.Timeout | null = null;
+  private stopped = false;
+  private readonly log: Logger;
+
+  constructor(private readonly deps: LibraryManagerDeps) {
+    this.log = deps.log.child({ component: 'library-manager', library: deps.library });
+  }
+
+  get library(): string {
+    return this.deps.library;
+  }
+
+  /** Listen for movers; requests left assigned by a previous run go back to the queue. */
+  async start(host = '127.0.0.1', port = 0): Promise<string> {
+    const { rows } = await this.deps.pool.query<{ id: number }>(
+      `UPDATE requests SET state = 'queued', mover = NULL, assigned_at = NULL, started_at = NULL,
+         volume_label = CASE WHEN kind = 'write' THEN NULL ELSE volume_label END
+       WHERE library = $1 AND state IN ('assigned', 'active') RETURNING id`,
+      [this.deps.library],
+    );
+    if (rows.length > 0) this.log.warn({ event: 'lm.requeued_on_start', count: rows.length });
+    this.server = net.createServer((socket) => this.accept(socket));
+    await new Promise<void>((resolve, reject) => {
+      this.server!.once('error', reject);
+      this.server!.listen(port, host, () => resolve());
+    });
+    const addr = this.server.address() as net.AddressInfo;
+    const timeout = this.deps.heartbeatTimeoutMs ?? 30_000;
+    this.heartbeatTimer = setInterval(() => this.reapSilentMovers(timeout), Math.max(250, timeout / 4));
+    const address = `${host}:${addr.port}`;
+    this.log.info({ event: 'lm.listening', address });
+    return address;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.wakeTimer) clearTimeout(this.wakeTimer);
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    for (const slot of this.movers.values()) slot.session.close('library manager stopping');
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    await this.scheduling.catch(() => undefined);
+    for (const set of this.waiters.values()) for (const wake of set) wake();
+  }
+
+  // --- intake ----------------------------------------------------------------------
+
+  async libraryState(): Promise<LibraryState> {
+    const { rows } = await this.deps.pool.query<{ state: LibraryState }>('SELECT state FROM libraries WHERE name = $1', [this.deps.library]);
+    return rows[0]?.state ?? 'locked';
+  }
+
+  /**
+   * Queue a request (Enstore's intake rules): refused when the library is
+   * locked/broken or refuses this kind; a duplicate unique_id returns the first.
+   * `ignore` answers OK and drops it.
+   */
+  async submit(req: NewRequest): Promise<{ row: RequestRow; duplicate: boolean; dropped: boolean }> {
+    const state = await this.libraryState();
+    if (state === 'locked' || state === 'broken' || (state === 'noread' && req.kind === 'read') || (state === 'nowrite' && req.kind === 'write')) {
+      throw new TapestryError(state === 'broken' ? 'BROKEN' : 'LIBRARY_LOCKED', `library ${this.deps.library} is ${state}; ${req.kind} requests are not accepted`, {
+        context: { library: this.deps.library, state },
+      });
+    }
+    const result = await insertRequest(this.deps.pool, req);
+    if (state === 'ignore' && !result.duplicate) {
+      await finishRequest(this.deps.pool, result.row.id, { ok: false, code: 'LIBRARY_LOCKED', message: `library ${this.deps.library} is in state ignore: request dropped` });
+      return { ...result, dropped: true };
+    }
+    this.log.info({ event: 'lm.queued', requestId: result.row.id, kind: req.kind, key: req.key, duplicate: result.duplicate });
+    this.schedule();
+    return { ...result, dropped: false };
+  }
+
+  async view(id: number): Promise<RequestView | null> {
+    const row = await getRequest(this.deps.pool, id);
+    if (!row || row.library !== this.deps.library) return null;
+    const open = row.state === 'assigned' || row.state === 'active';
+    return {
+      id: row.id,
+      uniqueId: row.uniqueId,
+      state: row.state,
+      kind: row.kind,
+      attempts: row.attempts,
+      assignment: open ? this.assignments.get(row.id) ?? null : null,
+      result: row.result,
+      error: row.errorCode && (row.state === 'failed' || row.state === 'queued') ? { code: row.errorCode, message: row.errorMessage ?? '' } : null,
+    };
+  }
+
+  /**
+   * Long-poll: resolve when the request's state or assignment differs from
+   * `known` (or at once when it already does), or after `timeoutMs`.
+   */
+  async wait(id: number, known: { state?: string; token?: string }, timeoutMs: number): Promise<RequestView | null> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const view = await this.view(id);
+      if (!view) return null;
+      const changed = view.state !== known.state || (view.assignment?.token ?? undefined) !== known.token;
+      const left = deadline - Date.now();
+      if (changed || left <= 0 || this.stopped) return view;
+      await new Promise<void>((resolve) => {
+        const set = this.waiters.get(id) ?? new Set();
+        this.waiters.set(id, set);
+        const wake = (): void => {
+          clearTimeout(timer);
+          set.delete(wake);
+          if (set.size === 0) this.waiters.delete(id);
+          resolve();
+        };
+        const timer = setTimeout(wake, left);
+        set.add(wake);
+      });
+    }
+  }
+
+  private notify(id: number): void {
+    for (const wake of [...(this.waiters.get(id) ?? [])]) wake();
+  }
+
+  /** Connected movers, for reports. */
+  moverSummary(): { name: string; state: string; volume: string | null; requestId: number | null; dataAddress: string }[] {
+    return [...this.movers.values()].map((m) => ({ name: m.name, state: m.state, volume: m.volume, requestId: m.requestId, dataAddress: m.hello.dataAddress }));
+  }
+
+  // --- mover sessions -----------------------------------------------------------------
+
+  private accept(socket: net.Socket): void {
+    let slot: MoverSlot | null = null;
+    const session: FramedSession = new FramedSession(
+      socket,
+      this.log,
+      (env) => {
+        if (slot === null) {
+          slot = this.hello(session, env);
+          return;
+        }
+        this.onMessage(slot, env);
+      },
+      (reason) => {
+        if (slot !== null) void this.moverGone(slot, reason);
+      },
+      this.deps.clock,
+    );
+  }
+
+  private hello(session: FramedSession, env: Envelope): MoverSlot {
+    if (env.type !== 'hello') throw new TapestryError('MALFORMED', `the first frame of a mover session must be a Hello, got ${env.type}`);
+    const hello = env.hello;
+    if (hello.protocolVersion !== PROTOCOL_VERSION) throw new TapestryError('MALFORMED', `protocol version ${hello.protocolVersion}; this library manager speaks ${PROTOCOL_VERSION}`);
+    if (hello.library !== this.deps.library) throw new TapestryError('USERERROR', `mover ${hello.mover} serves library ${hello.library}, this is ${this.deps.library}`);
+    const old = this.movers.get(hello.mover);
+    if (old) old.session.close('replaced by a new session');
+    const slot: MoverSlot = { name: hello.mover, hello, session, state: 'idle', volume: null, location: 0, requestId: null, dismounting: false };
+    this.movers.set(hello.mover, slot);
+    session.send('ack', { ackSeq: env.seq });
+    this.log.info({ event: 'lm.mover_connected', mover: hello.mover, dataAddress: hello.dataAddress });
+    void this.deps.pool.query(`UPDATE movers SET state = 'idle', host = $2, data_address = $3, last_seen = now(), updated_at = now() WHERE name = $1`, [hello.mover, hello.host, hello.dataAddress]).catch(() => undefined);
+    return slot;
+  }
+
+  private onMessage(slot: MoverSlot, env: Envelope): void {
+    switch (env.type) {
+      case 'heartbeat':
+        slot.session.send('heartbeat', { sentAtMs: this.deps.clock.now() });
+        return;
+      case 'state': {
+        const wasBound = slot.volume;
+        slot.state = env.state.state;
+        slot.volume = env.state.volume;
+        if (slot.volume !== wasBound) slot.location = 0;
+        if (slot.state !== 'have_bound') slot.dismounting = false;
+        if (slot.state === 'idle' || slot.state === 'have_bound') this.schedule();
+        return;
+      }
+      case 'done':
+        void this.workDone(slot, env.done);
+        return;
+      case 'ack':
+        return;
+      case 'error':
+        this.log.warn({ event: 'lm.mover_error', mover: slot.name, code: env.error.code, message: env.error.message });
+        return;
+      default:
+        throw new TapestryError('MALFORMED', `a mover may not send ${env.type}`);
+    }
+  }
+
+  private async workDone(slot: MoverSlot, done: WorkDone): Promise<void> {
+    const id = Number(done.requestId);
+    slot.requestId = null;
+    this.assignments.delete(id);
+    try {
+      if (done.ok) {
+        await finishRequest(this.deps.pool, id, {
+          ok: true,
+          result: { bfid: done.bfid, volume: done.volume, fileNo: done.fileNo, size: done.bytes, crc: done.crc, drive: done.drive, mover: slot.name },
+        });
+        slot.location = done.fileNo + 1;
+      } else {
+        await this.failOrRetry(id, done.errorCode ?? 'INTERNAL', done.message, slot.name);
+      }
+      slot.boundSince = this.deps.clock.now();
+      this.log.info({ event: 'lm.done', mover: slot.name, requestId: id, ok: done.ok, code: done.errorCode, volume: done.volume, fileNo: done.fileNo });
+    } catch (err) {
+      this.log.error({ event: 'lm.done_failed', requestId: id, err });
+    } finally {
+      this.notify(id);
+    }
+  }
+
+  /** Retryable errors go back to the queue until the request's max_retry is spent. */
+  private async failOrRetry(id: number, code: string, message: string, mover: string): Promise<void> {
+    const row = await getRequest(this.deps.pool, id);
+    if (!row) return;
+    const retryable = isErrorCode(code) && errorSpec(code).retryable;
+    if (retryable && row.attempts <= row.maxRetry) {
+      await requeue(this.deps.pool, id, { code, message: `${message} (attempt ${row.attempts} on ${mover})` });
+      this.log.warn({ event: 'lm.retry', requestId: id, code, attempts: row.attempts, mover });
+    } else {
+      const final: ErrorCode = retryable ? 'TOO_MANY_RETRIES' : isErrorCode(code) ? code : 'INTERNAL';
+      await this.fail(row, final, retryable ? `${message}; gave up after ${row.attempts} attempts` : message);
+    }
+  }
+
+  /** Fail a request for good; a write's file entry is abandoned so its path is free again. */
+  private async fail(row: RequestRow, code: string, message: string): Promise<void> {
+    await finishRequest(this.deps.pool, row.id, { ok: false, code, message });
+    if (row.kind === 'write' && row.bfid) await this.deps.onWriteFailed?.(row.bfid).catch((err) => this.log.warn({ event: 'lm.abandon_failed', bfid: row.bfid, err }));
+  }
+
+  private async moverGone(slot: MoverSlot, reason: string): Promise<void> {
+    if (this.movers.get(slot.name) === slot) this.movers.delete(slot.name);
+    this.log.warn({ event: 'lm.mover_gone', mover: slot.name, reason, requestId: slot.requestId });
+    if (slot.requestId !== null) this.assignments.delete(slot.requestId);
+    try {
+      const ids = await requeueForMover(this.deps.pool, slot.name, { code: 'DRIVE_ERROR', message: `mover ${slot.name} went away: ${reason}` });
+      for (const id of ids) this.notify(id);
+      await this.deps.pool.query(`UPDATE movers SET state = 'offline', updated_at = now() WHERE name = $1`, [slot.name]);
+    } catch (err) {
+      this.log.error({ event: 'lm.requeue_failed', mover: slot.name, err });
+    }
+    this.schedule();
+  }
+
+  private reapSilentMovers(timeoutMs: number): void {
+    const now = this.deps.clock.now();
+    for (const slot of this.movers.values()) {
+      if (now - slot.session.lastSeen > timeoutMs) slot.session.close(`no heartbeat for ${now - slot.session.lastSeen} ms`);
+    }
+  }
+
+  // --- scheduling ----------------------------------------------------------------------
+
+  /** Ask for a scheduling pass; passes run one at a time, and a request during one causes another. */
+  schedule(): void {
+    if (this.stopped) return;
+    this.rescheduleWanted = true;
+    this.scheduling = this.scheduling.then(async () => {
+      while (this.rescheduleWanted && !this.stopped) {
+        this.rescheduleWanted = false;
+        await this.pass().catch((err) => this.log.error({ event: 'lm.schedule_failed', err }));
+      }
+    });
+  }
+
+  private async pass(): Promise<void> {
+    const free = [...this.movers.values()].filter((m) => (m.state === 'idle' || m.state === 'have_bound') && m.requestId === null && !m.dismounting);
+    if (free.length === 0) return;
+    const [rows, libraryState] = await Promise.all([openRequests(this.deps.pool, this.deps.library), this.libraryState()]);
+    const volumes = await this.mountedVolumes();
+    let wakeAt: number | undefined;
+    for (const slot of free) {
+      const input = {
+        now: this.deps.clock.now(),
+        libraryState,
+        requests: rows.map(toQueued).filter((r): r is QueuedRequest => r !== null),
+        movers: [...this.movers.values()].map((m) => this.moverView(m, volumes)),
+        suspects: [],
+        config: this.deps.config,
+      };
+      const decision = decide(input, slot.name);
+      if (decision.kind === 'wait') {
+        if (decision.untilMs !== undefined) wakeAt = Math.min(wakeAt ?? Infinity, decision.untilMs);
+        continue;
+      }
+      if (decision.kind === 'dismount') {
+        if (slot.volume) {
+          slot.dismounting = true;
+          slot.session.send('dismount', { volume: slot.volume });
+          this.log.info({ event: 'lm.dismount', mover: slot.name, volume: slot.volume, reason: decision.reason });
+        }
+        continue;
+      }
+      const row = rows.find((r) => String(r.id) === decision.requestId);
+      if (!row) continue;
+      let volume = decision.volumeLabel;
+      if (decision.kind === 'write' && volume === undefined) {
+        try {
+          volume = (await this.deps.volumes.nextWriteVolume({
+            library: this.deps.library,
+            storageGroup: row.storageGroup ?? 'none',
+            fileFamily: row.fileFamily ?? 'none',
+            wrapper: row.wrapper ?? 'cpio_odc',
+            size: row.size,
+            veto: decision.veto,
+          })).label;
+        } catch (err) {
+          const code = isTapestryError(err) ? err.code : 'INTERNAL';
+          await this.fail(row, code, (err as Error).message);
+          this.notify(row.id);
+          continue;
+        }
+      }
+      if (!(await markAssigned(this.deps.pool, row.id, slot.name, volume ?? null))) continue;
+      const token = randomBytes(16).toString('hex');
+      this.assignments.set(row.id, { mover: slot.name, dataAddress: slot.hello.dataAddress, token, volume: volume! });
+      slot.requestId = row.id;
+      slot.state = 'busy';
+      slot.lastKind = row.kind;
+      slot.dismountDelayMs = row.dismountDelayMs ?? undefined;
+      row.state = 'assigned';
+      row.mover = slot.name;
+      row.volumeLabel = volume ?? null;
+      slot.session.send('assign', await this.assignBody(row, volume!, token));
+      this.log.info({ event: 'lm.assign', mover: slot.name, requestId: row.id, kind: row.kind, volume, reason: decision.reason });
+      this.notify(row.id);
+    }
+    if (this.wakeTimer) clearTimeout(this.wakeTimer);
+    this.wakeTimer = null;
+    if (wakeAt !== undefined) this.wakeTimer = setTimeout(() => this.schedule(), Math.max(10, wakeAt - this.deps.clock.now()));
+  }
+
+  private async assignBody(row: RequestRow, volume: string, token: string): Promise<import('../src/protocol/index.ts').Assign> {
+    const { rows } = await this.deps.pool.query<{ ns_path: string; crc_adler32: number | null; sanity_crc: number | null; sanity_size: number | null }>(
+      'SELECT ns_path, crc_adler32, sanity_crc, sanity_size FROM files WHERE bfid = $1',
+      [row.bfid],
+    );
+    const file = rows[0];
+    return {
+      requestId: String(row.id),
+      kind: row.kind,
+      uniqueId: row.uniqueId,
+      bfid: row.bfid,
+      volume,
+      fileNo: row.fileNo ?? 0,
+      size: row.size,
+      storageGroup: row.storageGroup ?? 'none',
+      fileFamily: row.fileFamily ?? 'none',
+      fileFamilyWidth: row.width ?? 1,
+      wrapper: row.wrapper ?? 'cpio_odc',
+      path: file?.ns_path ?? '',
+      token,
+      dismountDelayMs: row.dismountDelayMs ?? 0,
+      crc: row.kind === 'read' ? file?.crc_adler32 ?? null : null,
+      sanityCrc: row.kind === 'read' ? file?.sanity_crc ?? null : null,
+      sanitySize: file?.sanity_size ?? 0,
+    };
+  }
+
+  /** Facts about the volumes in the movers' drives, from the volume table. */
+  private async mountedVolumes(): Promise<Map<string, Omit<MountedVolume, 'location'>>> {
+    const labels = [...this.movers.values()].map((m) => m.volume).filter((l): l is string => l !== null);
+    const out = new Map<string, Omit<MountedVolume, 'location'>>();
+    if (labels.length === 0) return out;
+    const { rows } = await this.deps.pool.query<{
+      label: string; storage_group: string; file_family: string; wrapper: string; remaining_bytes: number;
+      system_inhibit_access: string; system_inhibit_state: string; user_inhibit_access: string; user_inhibit_state: string; write_protected: string;
+    }>(`SELECT label, storage_group, file_family, wrapper, remaining_bytes, system_inhibit_access, system_inhibit_state,
+               user_inhibit_access, user_inhibit_state, write_protected FROM volumes WHERE label = ANY($1::text[])`, [labels]);
+    for (const v of rows) {
+      const full = v.system_inhibit_state === 'full' || v.user_inhibit_state === 'full';
+      const writable = v.system_inhibit_access === 'none' && v.user_inhibit_access === 'none' && v.system_inhibit_state === 'none' && v.user_inhibit_state === 'none' && v.write_protected !== 'y';
+      out.set(v.label, { label: v.label, family: `${v.storage_group}.${v.file_family}.${v.wrapper}`, storageGroup: v.storage_group, full, writable, remainingBytes: v.remaining_bytes });
+    }
+    return out;
+  }
+
+  private moverView(m: MoverSlot, volumes: Map<string, Omit<MountedVolume, 'location'>>): MoverView {
+    const facts = m.volume ? volumes.get(m.volume) : undefined;
+    const state = m.state === 'busy' ? 'active' : m.state;
+    return {
+      name: m.name,
+      state,
+      ...(facts ? { volume: { ...facts, location: m.location } } : {}),
+      ...(m.boundSince !== undefined ? { boundSince: m.boundSince } : {}),
+      ...(m.lastKind ? { lastKind: m.lastKind } : {}),
+      ...(m.dismountDelayMs !== undefined ? { dismountDelayMs: m.dismountDelayMs } : {}),
+    };
+  }
+}
+
+function toQueued(r: RequestRow): QueuedRequest | null {
+  const base = {
+    id: String(r.id),
+    uniqueId: r.uniqueId,
+    state: r.state as 'queued' | 'assigned' | 'active',
+    priority: r.priority,
+    admin: r.admin,
+    queuedAt: r.queuedAt.getTime(),
+    size: r.size,
+    storageGroup: r.storageGroup ?? 'none',
+    ...(r.mover ? { mover: r.mover } : {}),
+    ...(r.dismountDelayMs !== null ? { dismountDelayMs: r.dismountDelayMs } : {}),
+  };
+  if (r.kind === 'read') {
+    if (r.volumeLabel === null || r.fileNo === null) return null;
+    return { ...base, kind: 'read', volumeLabel: r.volumeLabel, fileNo: r.fileNo };
+  }
+  return { ...base, kind: 'write', fileFamily: r.fileFamily ?? 'none', wrapper: r.wrapper ?? 'cpio_odc', width: r.width ?? 1 };
+}

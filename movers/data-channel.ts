@@ -1,0 +1,57 @@
+import type { Writable } from 'node:stream';
+import { TapestryError } from '../src/errors/index.ts';
+import { DEFAULT_MAX_FRAME_BYTES, FRAME_HEADER_BYTES, decodeDataMessage, encodeDataMessage, encodeFrame, type DataBodies, type DataMessage, type DataType } from '../src/protocol/index.ts';
+import { ChunkReader } from './chunk-reader.ts';
+
+/**
+ * The encp ↔ mover data channel (DESIGN §5): a header frame, then the raw file
+ * bytes (exactly `size` of them), then a trailer frame (writes) and a result
+ * frame from the mover. Frames are length-delimited protobuf messages; the raw
+ * bytes between them are not framed, so the data path copies nothing.
+ */
+
+/** Read one frame and check that it is the expected message type. */
+export async function readDataFrame<K extends DataType>(reader: ChunkReader, expected: K): Promise<DataBodies[K]> {
+  const head = await reader.exactly(FRAME_HEADER_BYTES);
+  if (head.length < FRAME_HEADER_BYTES) throw new TapestryError('MALFORMED', `the data channel closed where a ${expected} frame was expected`);
+  const length = head.readUInt32BE(0);
+  if (length === 0 || length > DEFAULT_MAX_FRAME_BYTES) throw new TapestryError('MALFORMED', `bad ${expected} frame length ${length}`);
+  const payload = await reader.exactly(length);
+  if (payload.length < length) throw new TapestryError('MALFORMED', `the data channel closed inside a ${expected} frame`);
+  const msg: DataMessage = decodeDataMessage(payload);
+  if (msg.type !== expected) throw new TapestryError('MALFORMED', `expected a ${expected} frame, got ${msg.type}`);
+  return (msg as unknown as Record<K, DataBodies[K]>)[expected];
+}
+
+export function dataFrame<K extends DataType>(type: K, body: DataBodies[K]): Buffer {
+  return encodeFrame(encodeDataMessage({ type, [type]: body } as unknown as DataMessage));
+}
+
+/** Exactly `size` raw bytes from the reader, as views; MALFORMED when the peer stops short. */
+export async function* rawBytes(reader: ChunkReader, size: number): AsyncGenerator<Buffer, void, undefined> {
+  let left = size;
+  while (left > 0) {
+    const chunk = await reader.take(Math.min(left, 4 * 1024 * 1024));
+    if (chunk === null) throw new TapestryError('MALFORMED', `the data channel closed after ${size - left} of ${size} bytes`, { context: { size, received: size - left } });
+    left -= chunk.length;
+    yield chunk;
+  }
+}
+
+/** Write with backpressure: wait for 'drain' when the socket's buffer is full. */
+export async function writeAll(out: Writable, chunk: Uint8Array): Promise<void> {
+  if (out.write(chunk)) return;
+  await new Promise<void>((resolve, reject) => {
+    const onDrain = (): void => { cleanup(); resolve(); };
+    const onError = (err: Error): void => { cleanup(); reject(err); };
+    const onClose = (): void => { cleanup(); reject(new TapestryError('UNAVAILABLE', 'the data channel closed while sending')); };
+    const cleanup = (): void => {
+      out.off('drain', onDrain);
+      out.off('error', onError);
+      out.off('close', onClose);
+    };
+    out.on('drain', onDrain);
+    out.on('error', onError);
+    out.on('close', onClose);
+  });
+}

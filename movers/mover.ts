@@ -1,0 +1,293 @@
+import net from 'node:net';
+import os from 'node:os';
+import { isTapestryError, TapestryError, type ErrorCode } from '../src/errors/index.ts';
+import type { TapeDrive } from '../src/hardware/types.ts';
+import type { Logger } from '../src/logging/index.ts';
+import { decodeEnvelope, encodeEnvelope, encodeFrame, FrameDecoder, PROTOCOL_VERSION, type Assign, type Envelope, type EnvelopeBodies, type EnvelopeType, type MoverStateName, type WorkDone } from '../src/protocol/index.ts';
+import type { Clock } from '../src/time/clock.ts';
+import { dataFrame, rawBytes, readDataFrame, writeAll } from './data-channel.ts';
+import { DataServer, type DataConnection } from './data-server.ts';
+import { checkLabel, readFile, writeFile, writeLabel } from './tape-io.ts';
+
+/** Robot moves for this mover's drive (the media changer service, in-process or remote). */
+export interface MoverChanger {
+  mount(label: string, drive: string): Promise<unknown>;
+  /** Returns the slot the cartridge went back to. */
+  dismount(label: string, drive: string): Promise<{ toSlot?: number }>;
+}
+
+/** The catalogue calls a mover makes (file and volume clerks). */
+export interface MoverCatalogue {
+  volume(label: string): Promise<{ eodFileNo: number | null; blockSize: number }>;
+  /** After VOL1 is on a blank tape: end-of-data becomes 1. */
+  labelled(label: string, tapeBytes: number): Promise<void>;
+  /**
+   * The file's bytes and filemark are on tape and encp's CRC matched ours:
+   * position, end-of-data and activation, in that order (DESIGN §4: never
+   * active before the volume's end-of-data has moved past it).
+   */
+  registerWrite(w: { bfid: string; volume: string; fileNo: number; drive: string; tapeBytes: number; crc: number }): Promise<void>;
+  recordRead(volume: string): Promise<void>;
+  recordMount(volume: string, drive: string): Promise<void>;
+  recordDismount(volume: string, slot: number | null): Promise<void>;
+}
+
+export interface MoverDeps {
+  readonly name: string;
+  readonly library: string;
+  readonly drive: TapeDrive;
+  readonly changer: MoverChanger;
+  readonly catalogue: MoverCatalogue;
+  readonly clock: Clock;
+  readonly log: Logger;
+  /** `host:port` of the library manager's mover port. */
+  readonly lmAddress: () => Promise<string>;
+  readonly dataHost?: string;
+  readonly heartbeatMs?: number;
+  /** How long to wait for encp on the data channel after an assignment. */
+  readonly dataTimeoutMs?: number;
+}
+
+/**
+ * One mover per drive (Enstore's mover): a session with the library manager,
+ * a data port for encp, and the transfer itself — mount, check or write VOL1,
+ * position, stream through the cpio wrapper with adler32, register.
+ * States: idle → (mount_wait → seek → active) → have_bound → dismount → idle.
+ */
+export class Mover {
+  private readonly data: DataServer;
+  private socket: net.Socket | null = null;
+  private seq = 0;
+  private state: MoverStateName = 'idle';
+  private mounted: string | null = null;
+  private work: Promise<void> = Promise.resolve();
+  private stopped = false;
+  private heartbeat: NodeJS.Timeout | null = null;
+  private dataAddress = '';
+  private readonly log: Logger;
+
+  constructor(private readonly deps: MoverDeps) {
+    this.log = deps.log.child({ component: 'mover', mover: deps.name });
+    this.data = new DataServer(this.log);
+  }
+
+  async start(): Promise<void> {
+    this.dataAddress = await this.data.listen(this.deps.dataHost ?? '127.0.0.1');
+    const st = this.deps.drive.status();
+    if (st.label) this.mounted = st.label;
+    this.state = this.mounted ? 'have_bound' : 'idle';
+    void this.connectLoop();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    this.socket?.destroy();
+    await this.work.catch(() => undefined);
+    await this.data.close();
+  }
+
+  // --- session with the library manager ------------------------------------------------
+
+  private async connectLoop(): Promise<void> {
+    let delay = 200;
+    while (!this.stopped) {
+      try {
+        const address = await this.deps.lmAddress();
+        await this.session(address);
+        delay = 200;
+      } catch (err) {
+        if (!this.stopped) this.log.warn({ event: 'mover.lm_unreachable', err: (err as Error).message, retryMs: delay });
+      }
+      if (this.stopped) return;
+      await new Promise((r) => setTimeout(r, delay));
+      delay = Math.min(delay * 2, 5000);
+    }
+  }
+
+  /** One connected session; resolves when it ends. */
+  private session(address: string): Promise<void> {
+    const [host, port] = splitAddress(address);
+    return new Promise((resolve, reject) => {
+      const socket = net.connect({ host, port });
+      const decoder = new FrameDecoder();
+      socket.setNoDelay(true);
+      socket.once('connect', () => {
+        this.socket = socket;
+        this.send('hello', { mover: this.deps.name, drive: this.deps.drive.name, library: this.deps.library, host: os.hostname(), dataAddress: this.dataAddress, protocolVersion: PROTOCOL_VERSION });
+        this.reportState();
+        this.heartbeat = setInterval(() => this.send('heartbeat', { sentAtMs: this.deps.clock.now() }), this.deps.heartbeatMs ?? 5000);
+        this.log.info({ event: 'mover.connected', lm: address });
+      });
+      socket.on('data', (chunk: Buffer) => {
+        try {
+          for (const frame of decoder.feed(chunk)) this.onMessage(decodeEnvelope(frame));
+        } catch (err) {
+          this.log.error({ event: 'mover.protocol_error', err });
+          socket.destroy();
+        }
+      });
+      socket.once('error', (err) => (this.socket === socket ? undefined : reject(err)));
+      socket.once('close', () => {
+        if (this.heartbeat) clearInterval(this.heartbeat);
+        this.heartbeat = null;
+        if (this.socket === socket) {
+          this.socket = null;
+          this.log.warn({ event: 'mover.lm_disconnected' });
+          resolve();
+        } else {
+          reject(new Error(`cannot connect to the library manager at ${address}`));
+        }
+      });
+    });
+  }
+
+  private send<K extends EnvelopeType>(type: K, body: EnvelopeBodies[K]): void {
+    if (!this.socket || this.socket.destroyed) return;
+    const env = { seq: ++this.seq, type, [type]: body } as unknown as Envelope;
+    this.socket.write(encodeFrame(encodeEnvelope(env)));
+  }
+
+  private setState(state: MoverStateName): void {
+    this.state = state;
+    this.reportState();
+  }
+
+  private reportState(requestId: string | null = null): void {
+    this.send('state', { state: this.state, volume: this.mounted, requestId });
+  }
+
+  private onMessage(env: Envelope): void {
+    switch (env.type) {
+      case 'assign':
+        this.work = this.work.then(() => this.transfer(env.assign));
+        return;
+      case 'dismount':
+        this.work = this.work.then(() => this.dismount());
+        return;
+      case 'error':
+        this.log.error({ event: 'mover.lm_error', code: env.error.code, message: env.error.message });
+        return;
+      default:
+        return;
+    }
+  }
+
+  // --- transfers -------------------------------------------------------------------------
+
+  private async transfer(a: Assign): Promise<void> {
+    const log = this.log.child({ requestId: a.requestId, volume: a.volume, kind: a.kind });
+    this.state = 'busy';
+    this.reportState(a.requestId);
+    const started = this.deps.clock.now();
+    let done: WorkDone;
+    const expectData = this.data.expect(a.token, this.deps.dataTimeoutMs ?? 120_000);
+    expectData.catch(() => undefined);
+    let conn: DataConnection | null = null;
+    try {
+      const volume = a.volume;
+      if (!volume) throw new TapestryError('MALFORMED', 'assignment without a volume');
+      const vol = await this.ensureMounted(volume, a.kind === 'write', log);
+      conn = await expectData;
+      done = a.kind === 'write' ? await this.write(a, volume, vol, conn, log) : await this.read(a, volume, conn, log);
+      log.info({ event: 'mover.transfer_done', bfid: done.bfid, bytes: done.bytes, fileNo: done.fileNo, ms: this.deps.clock.now() - started });
+    } catch (err) {
+      this.data.forget(a.token);
+      const e = isTapestryError(err) ? err : new TapestryError('DRIVE_ERROR', (err as Error).message, { cause: err });
+      log.warn({ event: 'mover.transfer_failed', code: e.code, message: e.message });
+      if (conn && !conn.socket.destroyed) conn.socket.end(dataFrame('result', { ok: false, code: e.code, message: e.message, bfid: a.bfid, crc: 0, size: 0, volume: a.volume, fileNo: 0 }));
+      done = { requestId: a.requestId, ok: false, errorCode: e.code, message: e.message, bytes: 0, crc: 0, fileNo: 0, volume: a.volume, bfid: a.bfid, tapeBytes: 0, sanityCrc: 0, sanitySize: 0, drive: this.deps.drive.name };
+    }
+    this.state = this.mounted ? 'have_bound' : 'idle';
+    this.send('done', done);
+    this.reportState();
+  }
+
+  /** Mount `volume` if another (or none) is in the drive; check its label, or write VOL1 on a blank tape. */
+  private async ensureMounted(volume: string, forWrite: boolean, log: Logger): Promise<{ eodFileNo: number | null; blockSize: number }> {
+    if (this.mounted !== volume) {
+      if (this.mounted) await this.dismount();
+      this.setState('busy');
+      const t0 = this.deps.clock.now();
+      await this.deps.changer.mount(volume, this.deps.drive.name);
+      this.mounted = volume;
+      await this.deps.catalogue.recordMount(volume, this.deps.drive.name);
+      log.info({ event: 'mover.mounted', ms: this.deps.clock.now() - t0 });
+      const vol = await this.deps.catalogue.volume(volume);
+      if (vol.eodFileNo === null) {
+        if (!forWrite) throw new TapestryError('BLANK_CHECK', `volume ${volume} is blank: nothing to read`);
+        await writeLabel(this.deps.drive, volume);
+        await this.deps.catalogue.labelled(volume, 80);
+        log.info({ event: 'mover.labelled' });
+      } else {
+        await checkLabel(this.deps.drive, volume);
+      }
+    }
+    return this.deps.catalogue.volume(volume);
+  }
+
+  private async write(a: Assign, volume: string, vol: { eodFileNo: number | null; blockSize: number }, conn: DataConnection, log: Logger): Promise<WorkDone> {
+    const { header } = conn;
+    if (header.direction !== 'write' || header.size !== a.size || (header.bfid !== null && header.bfid !== a.bfid)) {
+      throw new TapestryError('MALFORMED', `data header (${header.direction}, ${header.size} bytes, ${header.bfid}) does not match the request (write, ${a.size} bytes, ${a.bfid})`);
+    }
+    const fileNo = vol.eodFileNo ?? 1;
+    await this.deps.drive.locateFile(fileNo);
+    const result = await writeFile(this.deps.drive, {
+      meta: { name: a.path, mtime: Math.floor(this.deps.clock.now() / 1000) },
+      source: rawBytes(conn.reader, a.size),
+      blockSize: vol.blockSize,
+      expectedSize: a.size,
+    });
+    const trailer = await readDataFrame(conn.reader, 'trailer');
+    if (trailer.size !== a.size || trailer.crcAdler32 !== result.crc) {
+      throw new TapestryError('CRC_MISMATCH', `encp sent adler32 ${trailer.crcAdler32} over ${trailer.size} bytes, the mover computed ${result.crc} over ${result.dataBytes}`, { context: { volume, fileNo } });
+    }
+    await this.deps.catalogue.registerWrite({ bfid: a.bfid!, volume, fileNo, drive: this.deps.drive.name, tapeBytes: result.tapeBytes, crc: result.crc });
+    await writeAll(conn.socket, dataFrame('result', { ok: true, code: null, message: '', bfid: a.bfid, crc: result.crc, size: a.size, volume, fileNo }));
+    conn.socket.end();
+    log.debug({ event: 'mover.written', fileNo, tapeBytes: result.tapeBytes });
+    return { requestId: a.requestId, ok: true, errorCode: null, message: '', bytes: a.size, crc: result.crc, fileNo, volume, bfid: a.bfid, tapeBytes: result.tapeBytes, sanityCrc: result.sanityCrc, sanitySize: result.sanitySize, drive: this.deps.drive.name };
+  }
+
+  private async read(a: Assign, volume: string, conn: DataConnection, log: Logger): Promise<WorkDone> {
+    if (conn.header.direction !== 'read' || (conn.header.bfid !== null && conn.header.bfid !== a.bfid)) {
+      throw new TapestryError('MALFORMED', `data header (${conn.header.direction}, ${conn.header.bfid}) does not match the request (read, ${a.bfid})`);
+    }
+    const reader = readFile(this.deps.drive, a.fileNo, { expectedSize: a.size, ...(a.crc !== null ? { expectedCrc: a.crc } : {}) });
+    // The bytes go out as they come off tape; a CRC mismatch is only known at
+    // the end, and then the result frame says so and encp discards its copy.
+    for await (const chunk of reader) await writeAll(conn.socket, chunk);
+    const result = await reader.result;
+    await this.deps.catalogue.recordRead(volume);
+    await writeAll(conn.socket, dataFrame('result', { ok: true, code: null, message: '', bfid: a.bfid, crc: result.crc, size: result.size, volume, fileNo: a.fileNo }));
+    conn.socket.end();
+    log.debug({ event: 'mover.read', fileNo: a.fileNo, bytes: result.size });
+    return { requestId: a.requestId, ok: true, errorCode: null, message: '', bytes: result.size, crc: result.crc, fileNo: a.fileNo, volume, bfid: a.bfid, tapeBytes: result.tapeBytes, sanityCrc: result.sanityCrc, sanitySize: result.sanitySize, drive: this.deps.drive.name };
+  }
+
+  private async dismount(): Promise<void> {
+    const volume = this.mounted;
+    if (!volume) {
+      this.setState('idle');
+      return;
+    }
+    this.setState('busy');
+    try {
+      const { toSlot } = await this.deps.changer.dismount(volume, this.deps.drive.name);
+      await this.deps.catalogue.recordDismount(volume, toSlot ?? null).catch(() => undefined);
+      this.mounted = null;
+      this.log.info({ event: 'mover.dismounted', volume });
+      this.setState('idle');
+    } catch (err) {
+      const code: ErrorCode = isTapestryError(err) ? err.code : 'MOUNT_FAILED';
+      this.log.error({ event: 'mover.dismount_failed', volume, code, err });
+      this.setState('error');
+    }
+  }
+}
+
+function splitAddress(address: string): [string, number] {
+  const i = address.lastIndexOf(':');
+  return [address.slice(0, i), Number(address.slice(i + 1))];
+}
