@@ -84,6 +84,27 @@ export function requestRoutes(intake: Intake, managers: ReadonlyMap<string, Libr
       },
     }, async (req) => intake.status(req.params.library, req.params.id, { ...(req.query.state ? { state: req.query.state } : {}), ...(req.query.token ? { token: req.query.token } : {}) }, req.query.waitMs ?? 0));
 
+    app.get<{ Querystring: { library?: string; volume?: string; limit?: number } }>('/transfers', {
+      schema: {
+        tags: ['transfers'],
+        summary: 'Transfers (one row per assignment to a mover), newest last',
+        querystring: { type: 'object', additionalProperties: false, properties: { library: { type: 'string' }, volume: { type: 'string' }, limit: { type: 'integer', minimum: 1, maximum: 10_000 } } },
+        response: { 200: { type: 'array', items: { type: 'object', additionalProperties: true } }, ...errors },
+      },
+    }, async (req) => {
+      const { rows } = await pool.query(
+        `SELECT * FROM (
+           SELECT t.id, t.request_id AS "requestId", t.bfid, t.direction, t.volume_label AS volume, t.file_no AS "fileNo", t.mover, t.drive,
+                  t.bytes, t.crc_adler32 AS crc, t.ok, t.error_code AS "errorCode", t.started_at AS "startedAt", t.finished_at AS "finishedAt",
+                  r.library, r.storage_group AS "storageGroup", r.file_family AS "fileFamily"
+           FROM transfers t JOIN requests r ON r.id = t.request_id
+           WHERE ($1::text IS NULL OR r.library = $1) AND ($2::text IS NULL OR t.volume_label = $2)
+           ORDER BY t.id DESC LIMIT $3) x ORDER BY id`,
+        [req.query.library ?? null, req.query.volume ?? null, req.query.limit ?? 1000],
+      );
+      return rows;
+    });
+
     app.get<{ Params: { library: string } }>('/libraries/:library/queue', {
       schema: {
         tags: ['libraries'],
@@ -98,6 +119,7 @@ export function requestRoutes(intake: Intake, managers: ReadonlyMap<string, Libr
       return {
         library: lm.library,
         state: await lm.libraryState(),
+        moverPort: lm.moverPort,
         movers: lm.moverSummary(),
         requests: rows.map((r) => ({
           id: r.id, kind: r.kind, state: r.state, priority: r.priority, key: r.key, bfid: r.bfid, volume: r.volumeLabel, fileNo: r.fileNo,

@@ -36,6 +36,11 @@ export interface RequestView {
   readonly error: { code: string; message: string } | null;
 }
 
+/** The `transfers` row of the assignment in flight, for accounting and reports. */
+interface InFlight {
+  readonly transferId: number;
+}
+
 interface MoverSlot {
   readonly name: string;
   readonly hello: Hello;
@@ -49,6 +54,7 @@ interface MoverSlot {
   dismountDelayMs?: number;
   /** The request sent in an Assign that has not come back in a WorkDone. */
   requestId: number | null;
+  inFlight: InFlight | null;
   dismounting: boolean;
 }
 
@@ -81,6 +87,8 @@ export class LibraryManager {
   private heartbeatTimer: NodeJS.Timeout | null = null;
   private stopped = false;
   private readonly log: Logger;
+  /** `host:port` movers connect to; empty until start(). */
+  moverPort = '';
 
   constructor(private readonly deps: LibraryManagerDeps) {
     this.log = deps.log.child({ component: 'library-manager', library: deps.library });
@@ -108,6 +116,7 @@ export class LibraryManager {
     const timeout = this.deps.heartbeatTimeoutMs ?? 30_000;
     this.heartbeatTimer = setInterval(() => this.reapSilentMovers(timeout), Math.max(250, timeout / 4));
     const address = `${host}:${addr.port}`;
+    this.moverPort = address;
     this.log.info({ event: 'lm.listening', address });
     return address;
   }
@@ -231,7 +240,7 @@ export class LibraryManager {
     if (hello.library !== this.deps.library) throw new TapestryError('USERERROR', `mover ${hello.mover} serves library ${hello.library}, this is ${this.deps.library}`);
     const old = this.movers.get(hello.mover);
     if (old) old.session.close('replaced by a new session');
-    const slot: MoverSlot = { name: hello.mover, hello, session, state: 'idle', volume: null, location: 0, requestId: null, dismounting: false };
+    const slot: MoverSlot = { name: hello.mover, hello, session, state: 'idle', volume: null, location: 0, requestId: null, inFlight: null, dismounting: false };
     this.movers.set(hello.mover, slot);
     session.send('ack', { ackSeq: env.seq });
     this.log.info({ event: 'lm.mover_connected', mover: hello.mover, dataAddress: hello.dataAddress });
@@ -268,9 +277,18 @@ export class LibraryManager {
 
   private async workDone(slot: MoverSlot, done: WorkDone): Promise<void> {
     const id = Number(done.requestId);
+    const inFlight = slot.inFlight;
     slot.requestId = null;
+    slot.inFlight = null;
     this.assignments.delete(id);
     try {
+      if (inFlight) {
+        await this.deps.pool.query(
+          `UPDATE transfers SET finished_at = now(), ok = $2, bytes = $3, crc_adler32 = $4, file_no = $5, bfid = coalesce($6, bfid),
+             error_code = $7, error_message = $8 WHERE id = $1`,
+          [inFlight.transferId, done.ok, done.bytes, done.ok ? done.crc : null, done.ok ? done.fileNo : null, done.bfid, done.errorCode, done.ok ? null : done.message],
+        );
+      }
       if (done.ok) {
         await finishRequest(this.deps.pool, id, {
           ok: true,
@@ -314,6 +332,9 @@ export class LibraryManager {
     this.log.warn({ event: 'lm.mover_gone', mover: slot.name, reason, requestId: slot.requestId });
     if (slot.requestId !== null) this.assignments.delete(slot.requestId);
     try {
+      if (slot.inFlight) {
+        await this.deps.pool.query(`UPDATE transfers SET finished_at = now(), ok = false, error_code = 'DRIVE_ERROR', error_message = $2 WHERE id = $1 AND finished_at IS NULL`, [slot.inFlight.transferId, `mover went away: ${reason}`]);
+      }
       const ids = await requeueForMover(this.deps.pool, slot.name, { code: 'DRIVE_ERROR', message: `mover ${slot.name} went away: ${reason}` });
       for (const id of ids) this.notify(id);
       await this.deps.pool.query(`UPDATE movers SET state = 'offline', updated_at = now() WHERE name = $1`, [slot.name]);
@@ -393,6 +414,12 @@ export class LibraryManager {
         }
       }
       if (!(await markAssigned(this.deps.pool, row.id, slot.name, volume ?? null))) continue;
+      const { rows: [transfer] } = await this.deps.pool.query<{ id: number }>(
+        `INSERT INTO transfers (request_id, bfid, direction, volume_label, file_no, mover, drive, client_host)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
+        [row.id, row.bfid, row.kind, volume ?? null, row.kind === 'read' ? row.fileNo : null, slot.name, slot.hello.drive, row.clientHost],
+      );
+      slot.inFlight = { transferId: transfer!.id };
       const token = randomBytes(16).toString('hex');
       this.assignments.set(row.id, { mover: slot.name, dataAddress: slot.hello.dataAddress, token, volume: volume! });
       slot.requestId = row.id;

@@ -47,6 +47,21 @@ export interface LibraryConfig {
   readonly name: string;
   readonly robot: string;
   readonly mediaType: string;
+  /** How long an idle mounted tape stays mounted before the library manager dismounts it (Enstore: 60 s). */
+  readonly dismountDelayMs: number;
+  /** Cap on encp --delayed-dismount (Enstore: 600 s). */
+  readonly maxDismountDelayMs: number;
+  /** A mover silent this long is declared dead and its request re-queued. */
+  readonly moverTimeoutMs: number;
+  /**
+   * CTA's mount criteria: a new tape is mounted for a queue once it holds this
+   * many bytes or files, or its oldest request waited `mountMaxAgeMs`. The short
+   * wait lets requests that arrive together (one encp with many files) be
+   * served in tape order on one mount.
+   */
+  readonly mountMinBytes: number;
+  readonly mountMinFiles: number;
+  readonly mountMaxAgeMs: number;
 }
 
 export interface CartridgeConfig {

@@ -192,13 +192,19 @@ function readRobots(r: Reader, value: unknown): Named<RobotConfig> {
 
 function readLibraries(r: Reader, value: unknown, robots: Named<RobotConfig>, media: Named<MediaTypeConfig>): Named<LibraryConfig> {
   return readNamedMap(r, value, 'libraries', (libName, _o, at) => {
-    const o = r.object(_o, at, ['robot', 'media_type'])!;
+    const o = r.object(_o, at, ['robot', 'media_type', 'dismount_delay', 'max_dismount_delay', 'mover_timeout', 'mount_min_bytes', 'mount_min_files', 'mount_max_age'])!;
     const robot = r.field(o, 'robot', at, name, 'a robot name');
     const mediaType = r.field(o, 'media_type', at, name, 'a media type name');
+    const dismountDelayMs = r.field(o, 'dismount_delay', at, parseDuration, 'a duration such as 60s', 60_000);
+    const maxDismountDelayMs = r.field(o, 'max_dismount_delay', at, parseDuration, 'a duration such as 10min', 600_000);
+    const moverTimeoutMs = r.field(o, 'mover_timeout', at, parseDuration, 'a duration such as 30s', 30_000);
+    const mountMinBytes = r.field(o, 'mount_min_bytes', at, parseSize, 'a size such as 500GB', 500e9);
+    const mountMinFiles = r.field(o, 'mount_min_files', at, posInt, 'a number of files', 10_000);
+    const mountMaxAgeMs = r.field(o, 'mount_max_age', at, parseDuration, 'a duration such as 2s', 2000);
     if (robot !== null && !known(robots, robot)) r.problem(join(at, 'robot'), `unknown robot "${robot}" (known: ${[...robots.keys()].join(', ') || 'none'})`);
     if (mediaType !== null && !known(media, mediaType)) r.problem(join(at, 'media_type'), `unknown media type "${mediaType}" (known: ${[...media.keys()].join(', ') || 'none'})`);
-    if (robot === null || mediaType === null) return null;
-    return { name: libName, robot, mediaType };
+    if (robot === null || mediaType === null || dismountDelayMs === null || maxDismountDelayMs === null || moverTimeoutMs === null || mountMinBytes === null || mountMinFiles === null || mountMaxAgeMs === null) return null;
+    return { name: libName, robot, mediaType, dismountDelayMs, maxDismountDelayMs, moverTimeoutMs, mountMinBytes, mountMinFiles, mountMaxAgeMs };
   });
 }
 

@@ -28,6 +28,12 @@ export function tapestry(args: readonly string[], env: NodeJS.ProcessEnv = {}): 
   return runBin(TAPESTRY_BIN, args, env);
 }
 
+export const ENCP_BIN = path.join(REPO, 'bin', 'encp.js');
+
+export function encp(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+  return runBin(ENCP_BIN, args, env);
+}
+
 /** A `tapestry start` in its own process group, so stop() can send SIGINT the way a terminal's Ctrl-C does. */
 export interface RunningTapestry {
   readonly url: string;

@@ -15,13 +15,17 @@ export interface TestInstallation {
 
 const REPO = path.resolve(import.meta.dirname, '../..');
 
-export async function makeTestInstallation(options: { timeScale?: number; extraYaml?: string } = {}): Promise<TestInstallation> {
+export async function makeTestInstallation(options: { timeScale?: number; extraYaml?: string; replace?: readonly (readonly [RegExp, string])[] } = {}): Promise<TestInstallation> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'tapestry-sys-'));
   // PostgreSQL runs as the `postgres` user when we are root: it must be able to reach var/pg.
   await fs.chmod(dir, 0o755);
   let yaml = await fs.readFile(path.join(REPO, 'tapestry.yaml'), 'utf8');
   yaml = yaml.replace(/^  port: 8420.*$/m, '  port: 0').replace(/^  time_scale: .*$/m, `  time_scale: ${options.timeScale ?? 0.001}`);
   yaml = yaml.replace(/^  file: var\/log\/tapestry.log.*$/m, '  file: var/log/tapestry.log');
+  for (const [re, to] of options.replace ?? []) {
+    if (!re.test(yaml)) throw new Error(`test config: ${re} matches nothing in tapestry.yaml`);
+    yaml = yaml.replace(re, to);
+  }
   if (options.extraYaml) yaml += `\n${options.extraYaml}\n`;
   const configFile = path.join(dir, 'tapestry.yaml');
   await fs.writeFile(configFile, yaml);

@@ -68,7 +68,13 @@ export async function startTransfers(deps: TransferDeps): Promise<{ plugin: Fast
       clock: deps.clock,
       log: deps.log,
       volumes: { nextWriteVolume: (req) => deps.volumes.nextWriteVolume(req) },
-      config: DEFAULT_SCHEDULER_CONFIG,
+      config: {
+        ...DEFAULT_SCHEDULER_CONFIG,
+        dismountDelayMs: library.dismountDelayMs,
+        maxDismountDelayMs: library.maxDismountDelayMs,
+        mountCriteria: { minBytes: library.mountMinBytes, minFiles: library.mountMinFiles, maxAgeMs: library.mountMaxAgeMs },
+      },
+      heartbeatTimeoutMs: library.moverTimeoutMs,
       onWriteFailed: (bfid) => deps.files.abandonWriting(bfid),
     });
     addresses.set(library.name, await lm.start('127.0.0.1', 0));
