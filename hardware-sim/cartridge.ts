@@ -57,6 +57,13 @@ export interface CartridgeOptions {
    * would cost throughput for nothing. Soak tests may turn it off.
    */
   readonly syncOnFilemark?: boolean;
+  /**
+   * Open for reading only (`tapestry tape dump`, external readers): the files
+   * are opened read-only, a crash tail is ignored rather than cut off (a
+   * running server may be writing that very tail), and every write or fault
+   * injection fails with WRITE_PROTECTED.
+   */
+  readonly readOnly?: boolean;
 }
 
 /** What open() had to cut off after a crash (0/0 on a clean open). */
@@ -171,6 +178,7 @@ export class Cartridge {
     filemarks: number[],
     readonly repair: RepairReport,
     private readonly syncOnFilemark: boolean,
+    private readonly readOnly: boolean,
   ) {
     this.meta = meta;
     this.idx = idx;
@@ -204,8 +212,9 @@ export class Cartridge {
       throw new TapestryError('NOT_FOUND', `no cartridge ${label}`, { cause, context: { label } });
     }
     const meta = parseMeta(metaText, label);
-    const dataFh = await open(path.join(dir, 'data'), 'r+');
-    const indexFh = await open(path.join(dir, 'index'), 'r+').catch(async (err: unknown) => {
+    const flags = options.readOnly === true ? 'r' : 'r+';
+    const dataFh = await open(path.join(dir, 'data'), flags);
+    const indexFh = await open(path.join(dir, 'index'), flags).catch(async (err: unknown) => {
       await dataFh.close();
       throw err;
     });
@@ -234,11 +243,12 @@ export class Cartridge {
       }
       const repair = { indexBytesTrimmed: onDisk.length - valid * INDEX_RECORD_BYTES, dataBytesTrimmed: dataSize - dataEnd };
       // Index first, data second: the same order as a mid-tape overwrite.
-      if (repair.indexBytesTrimmed > 0) await indexFh.truncate(valid * INDEX_RECORD_BYTES);
-      if (repair.dataBytesTrimmed > 0) await dataFh.truncate(dataEnd);
+      // Read-only: the tail is ignored (kept out of `idx`), not cut off.
+      if (repair.indexBytesTrimmed > 0 && options.readOnly !== true) await indexFh.truncate(valid * INDEX_RECORD_BYTES);
+      if (repair.dataBytesTrimmed > 0 && options.readOnly !== true) await dataFh.truncate(dataEnd);
       const idx = Buffer.alloc(Math.max(1024, valid * 2) * INDEX_RECORD_BYTES);
       onDisk.copy(idx, 0, 0, valid * INDEX_RECORD_BYTES);
-      return new Cartridge(dir, meta, dataFh, indexFh, idx, valid, filemarks, repair, options.syncOnFilemark ?? true);
+      return new Cartridge(dir, meta, dataFh, indexFh, idx, valid, filemarks, repair, options.syncOnFilemark ?? true, options.readOnly === true);
     } catch (err) {
       await Promise.all([dataFh.close(), indexFh.close()]);
       throw err;
@@ -347,6 +357,7 @@ export class Cartridge {
    */
   checkWrite(n: number, tapeBytes: number): void {
     this.assertOpen();
+    this.assertWritable();
     this.checkRecord(n, this.count);
     const context = { label: this.label, record: n };
     if (this.meta.writeProtected) throw new TapestryError('WRITE_PROTECTED', `cartridge ${this.label} is write-protected`, { context });
@@ -401,6 +412,7 @@ export class Cartridge {
   /** Flip the first byte of a stored block so the next read of it fails its crc check. */
   corruptRecord(n: number): Promise<void> {
     return this.exclusive(async () => {
+      this.assertWritable();
       const r = this.record(n);
       if (r.type !== 'data') throw new TapestryError('USERERROR', `record ${n} of ${this.label} is a ${r.type}, not a data block`);
       const byte = (await readFully(this.dataFh, 1, r.dataOffset)) ?? Buffer.alloc(1);
@@ -432,6 +444,7 @@ export class Cartridge {
 
   private updateMeta(change: Partial<CartridgeMeta>): Promise<void> {
     return this.exclusive(async () => {
+      this.assertWritable();
       const next = { ...this.meta, ...change };
       await writeMeta(this.dir, next);
       this.meta = next;
@@ -487,6 +500,10 @@ export class Cartridge {
 
   private assertOpen(): void {
     if (this.closed) throw new TapestryError('INTERNAL', `cartridge ${this.label} is closed`, { context: { label: this.label } });
+  }
+
+  private assertWritable(): void {
+    if (this.readOnly) throw new TapestryError('WRITE_PROTECTED', `cartridge ${this.label} is open read-only`, { context: { label: this.label } });
   }
 
   private exclusive<T>(fn: () => Promise<T>): Promise<T> {

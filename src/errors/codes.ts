@@ -36,6 +36,8 @@ export const ERROR_CATALOGUE = {
   NOVOLUME: { retryable: false, http: 507, exit: 1, hint: 'No writable volume for this file family; add or recycle volumes.' },
   NOSPACE: { retryable: false, http: 507, exit: 1, hint: 'The volume has no room for the file.' },
   STORAGE_QUOTA_EXCEEDED: { retryable: false, http: 507, exit: 1, hint: 'The storage group has used its quota of volumes; raise it with `tapestry quota set`.' },
+  READONLY: { retryable: false, http: 409, exit: 1, hint: 'The volume is read-only (readonly, migrated, duplicated, ...); reads work, writes go to another volume.' },
+  SHELVED: { retryable: false, http: 409, exit: 1, hint: 'The volume is on the shelf (ejected) and its shelf policy is "fail"; put it back into the library first.' },
 
   // --- data integrity ----------------------------------------------------------------
   CRC_MISMATCH: { retryable: false, http: 500, exit: 1, hint: 'Checksums disagree; the data was not delivered. Check the volume and drive.' },
@@ -44,6 +46,7 @@ export const ERROR_CATALOGUE = {
   FILEMARK: { retryable: false, http: 500, exit: 1, hint: 'A filemark was met where a data block was expected.' },
   WRITE_PROTECTED: { retryable: false, http: 409, exit: 1, hint: 'The cartridge is write-protected.' },
   LABEL_MISMATCH: { retryable: false, http: 409, exit: 1, hint: 'The VOL1 label on tape does not match the volume expected.' },
+  BAD_FILE_SIZE: { retryable: false, http: 409, exit: 1, hint: 'The data had another size than announced (file changed while copied, or a short stream); nothing was registered.' },
 
   // --- hardware ------------------------------------------------------------------------
   MEDIA_ERROR: { retryable: true, http: 503, exit: 1, hint: 'The tape returned a media error; the request is retried on another drive.' },

@@ -1,9 +1,14 @@
 import { Command, CommanderError } from 'commander';
 import { reportError } from '../lib/output.ts';
+import { registerAlarmCommands } from './alarm-commands.ts';
 import { registerConfigCommands } from './config-commands.ts';
+import { registerFileCommands } from './file-commands.ts';
+import { registerNamespaceCommands } from './ns-commands.ts';
 import { registerRobotCommands } from './robot-commands.ts';
 import { registerSimCommands } from './sim-commands.ts';
 import { registerStartCommand } from './start-command.ts';
+import { registerTapeCommands } from './tape-commands.ts';
+import { registerVolumeCommands } from './volume-commands.ts';
 import { VERSION } from '../../src/version.ts';
 
 /** `tapestry`: the admin and operator CLI, a thin client of the REST API (plus `start`). */
@@ -17,6 +22,11 @@ export function buildProgram(): Command {
   registerConfigCommands(program);
   registerRobotCommands(program);
   registerSimCommands(program);
+  registerNamespaceCommands(program);
+  registerFileCommands(program);
+  registerVolumeCommands(program);
+  registerAlarmCommands(program);
+  registerTapeCommands(program);
   return program;
 }
 

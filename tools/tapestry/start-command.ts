@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { startSystem } from './start.ts';
 
 export function registerStartCommand(program: Command): void {
   program
@@ -12,6 +11,8 @@ export function registerStartCommand(program: Command): void {
         const { TapestryError } = await import('../../src/errors/index.ts');
         throw new TapestryError('USERERROR', `unknown component "${opts.component}"; this version runs "all" (the library manager and movers arrive as separate components with the write/read path)`);
       }
+      // Loaded here, not at the top: every other CLI command stays quick to start.
+      const { startSystem } = await import('./start.ts');
       const system = await startSystem({ configFile: opts.config, installSignalHandlers: true });
       const { url, startupMs } = system;
       process.stdout.write(

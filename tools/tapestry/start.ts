@@ -1,10 +1,13 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type pg from 'pg';
+import { fileClerkRoutes } from '../../file-clerk/routes.ts';
+import { FileClerk } from '../../file-clerk/service.ts';
 import { SimulatedLibrary, startSimulatedLibrary } from '../../hardware-sim/library.ts';
 import { simRoutes } from '../../hardware-sim/routes.ts';
 import { mediaChangerRoutes } from '../../media-changer/routes.ts';
 import { MediaChangerService } from '../../media-changer/service.ts';
+import { alarmRoutes, AlarmService } from '../../src/alarms/index.ts';
 import { loadConfig, type TapestryConfig } from '../../src/config/index.ts';
 import { createPool, migrate, startEmbeddedPostgres, syncConfigToDb } from '../../src/db/index.ts';
 import { SerialMediaChanger } from '../../src/hardware/serial-media-changer.ts';
@@ -12,9 +15,14 @@ import type { MediaChanger, TapeDrive } from '../../src/hardware/types.ts';
 import { healthRoutes } from '../../src/http/health.ts';
 import { buildServer } from '../../src/http/server.ts';
 import { createLogger, type Logger } from '../../src/logging/index.ts';
+import { namespaceRoutes } from '../../src/namespace/routes.ts';
+import { NamespaceService } from '../../src/namespace/service.ts';
 import { Shutdown } from '../../src/process/shutdown.ts';
 import { SystemClock } from '../../src/time/clock.ts';
 import { VERSION } from '../../src/version.ts';
+import { startTransfers } from './start-transfers.ts';
+import { volumeClerkRoutes } from '../../volume-clerk/routes.ts';
+import { VolumeClerk } from '../../volume-clerk/service.ts';
 
 export interface StartOptions {
   configFile?: string;
@@ -61,6 +69,14 @@ export async function startSystem(options: StartOptions = {}): Promise<RunningSy
     await migrate(pool, { log: log.child({ component: 'migrate' }) });
     await syncConfigToDb(pool, config);
 
+    // The catalogue: alarms, namespace, file clerk, volume clerk (the simulated cartridges are declared as blank volumes).
+    const clock = new SystemClock();
+    const alarms = new AlarmService({ db: pool, clock, log: log.child({ component: 'alarms' }) });
+    const namespace = new NamespaceService({ pool, clock, log: log.child({ component: 'namespace' }) });
+    const fileClerk = new FileClerk({ pool, clock, log: log.child({ component: 'file-clerk' }), namespace, alarms });
+    const volumeClerk = new VolumeClerk({ pool, clock, log: log.child({ component: 'volume-clerk' }), alarms });
+    await volumeClerk.declareCartridges(config);
+
     // 2. The simulated library (robots on pty pairs, drives, cartridges), when configured.
     let simulator: SimulatedLibrary | null = null;
     if ([...config.robots.values()].some((r) => r.device === 'sim')) {
@@ -98,13 +114,21 @@ export async function startSystem(options: StartOptions = {}): Promise<RunningSy
       }));
     }
 
-    // 4. HTTP API last, so it only answers once everything behind it is up.
+    // 4. The write/read path: a library manager per library, a mover per drive, the request API.
+    const transfers = await startTransfers({ config, pool, clock, log, shutdown, simulator, changers: services, files: fileClerk, volumes: volumeClerk });
+
+    // 5. HTTP API last, so it only answers once everything behind it is up.
     const app = await buildServer({
       log,
       version: VERSION,
       plugins: [
         healthRoutes({ db: pool, version: VERSION, startedAt: started, libraries: [...config.libraries.keys()] }),
         mediaChangerRoutes(services),
+        alarmRoutes(alarms),
+        namespaceRoutes(namespace),
+        fileClerkRoutes(fileClerk),
+        volumeClerkRoutes(volumeClerk),
+        transfers.plugin,
         ...(simulator ? [simRoutes(simulator)] : []),
       ],
     });

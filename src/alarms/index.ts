@@ -1,0 +1,3 @@
+export * from './repo.ts';
+export * from './service.ts';
+export * from './routes.ts';

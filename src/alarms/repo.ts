@@ -1,0 +1,102 @@
+import type { Queryable } from '../db/pool.ts';
+import { iso, isoOrNull } from '../db/rows.ts';
+
+export type AlarmSeverity = 'critical' | 'error' | 'warning' | 'info';
+export const ALARM_SEVERITIES: readonly AlarmSeverity[] = ['critical', 'error', 'warning', 'info'];
+
+export interface Alarm {
+  readonly id: number;
+  /** Deduplication key: while an alarm with this key is open, raising it again bumps `count`. */
+  readonly key: string;
+  readonly severity: AlarmSeverity;
+  /** A catalogue code (src/errors/codes.ts) or another stable string. */
+  readonly code: string;
+  readonly message: string;
+  readonly detail: Record<string, unknown>;
+  readonly count: number;
+  readonly firstAt: string;
+  readonly lastAt: string;
+  readonly resolvedAt: string | null;
+  readonly resolvedBy: string | null;
+}
+
+export interface RaiseAlarm {
+  readonly key: string;
+  readonly severity: AlarmSeverity;
+  readonly code: string;
+  readonly message: string;
+  readonly detail?: Record<string, unknown>;
+  /** When it happened; the database's clock when omitted. */
+  readonly at?: Date;
+}
+
+interface AlarmRow {
+  id: number;
+  key: string;
+  severity: AlarmSeverity;
+  code: string;
+  message: string;
+  detail: Record<string, unknown>;
+  count: number;
+  first_at: Date;
+  last_at: Date;
+  resolved_at: Date | null;
+  resolved_by: string | null;
+}
+
+function toAlarm(r: AlarmRow): Alarm {
+  return {
+    id: r.id,
+    key: r.key,
+    severity: r.severity,
+    code: r.code,
+    message: r.message,
+    detail: r.detail,
+    count: r.count,
+    firstAt: iso(r.first_at),
+    lastAt: iso(r.last_at),
+    resolvedAt: isoOrNull(r.resolved_at),
+    resolvedBy: r.resolved_by,
+  };
+}
+
+/**
+ * Raise an alarm, or bump the open one with the same key (count + 1, last_at,
+ * latest severity/message/detail). One statement: the partial unique index on
+ * open keys makes concurrent raisers meet in the ON CONFLICT branch.
+ */
+export async function raiseAlarm(db: Queryable, alarm: RaiseAlarm): Promise<Alarm> {
+  const { rows } = await db.query<AlarmRow>(
+    `INSERT INTO alarms (key, severity, code, message, detail, first_at, last_at)
+     VALUES ($1, $2, $3, $4, $5, coalesce($6, now()), coalesce($6, now()))
+     ON CONFLICT (key) WHERE resolved_at IS NULL DO UPDATE SET
+       count = alarms.count + 1, last_at = EXCLUDED.last_at, severity = EXCLUDED.severity,
+       code = EXCLUDED.code, message = EXCLUDED.message, detail = EXCLUDED.detail
+     RETURNING *`,
+    [alarm.key, alarm.severity, alarm.code, alarm.message, JSON.stringify(alarm.detail ?? {}), alarm.at ?? null],
+  );
+  return toAlarm(rows[0]!);
+}
+
+/** Open alarms (or all with `all`), most recent first. */
+export async function listAlarms(db: Queryable, options: { all?: boolean; limit?: number } = {}): Promise<Alarm[]> {
+  const { rows } = await db.query<AlarmRow>(
+    `SELECT * FROM alarms WHERE $1::boolean OR resolved_at IS NULL ORDER BY last_at DESC, id DESC LIMIT $2`,
+    [options.all ?? false, options.limit ?? 1000],
+  );
+  return rows.map(toAlarm);
+}
+
+export async function getAlarm(db: Queryable, id: number): Promise<Alarm | null> {
+  const { rows } = await db.query<AlarmRow>('SELECT * FROM alarms WHERE id = $1', [id]);
+  return rows[0] ? toAlarm(rows[0]) : null;
+}
+
+/** Resolve an open alarm; null when there is no such open alarm. */
+export async function resolveAlarm(db: Queryable, id: number, by: string, at?: Date): Promise<Alarm | null> {
+  const { rows } = await db.query<AlarmRow>(
+    `UPDATE alarms SET resolved_at = coalesce($3, now()), resolved_by = $2 WHERE id = $1 AND resolved_at IS NULL RETURNING *`,
+    [id, by, at ?? null],
+  );
+  return rows[0] ? toAlarm(rows[0]) : null;
+}
