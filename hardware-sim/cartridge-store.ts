@@ -61,8 +61,8 @@ export class CartridgeStore {
 
   // --- cartridge-level faults (DESIGN §6), by label for the operator API ---
 
-  async corruptRecord(label: string, record: number): Promise<void> {
-    await (await this.open(label)).corruptRecord(record);
+  async corruptRecord(label: string, record: number, options: { silent?: boolean } = {}): Promise<void> {
+    await (await this.open(label)).corruptRecord(record, options);
   }
 
   async setEarlyEndOfTape(label: string, bytes: number | null): Promise<void> {

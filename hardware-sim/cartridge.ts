@@ -409,8 +409,13 @@ export class Cartridge {
 
   // --- cartridge-level faults (DESIGN §6): used by tests and the operator API ---
 
-  /** Flip the first byte of a stored block so the next read of it fails its crc check. */
-  corruptRecord(n: number): Promise<void> {
+  /**
+   * Flip the first byte of a stored block. By default the next read of it fails
+   * its crc check (MEDIA_ERROR: the drive noticed). `silent` also rewrites the
+   * block's crc, so the drive returns the wrong bytes without complaint — the
+   * silent corruption only the end-to-end adler32 catches (CRC_MISMATCH).
+   */
+  corruptRecord(n: number, options: { silent?: boolean } = {}): Promise<void> {
     return this.exclusive(async () => {
       this.assertWritable();
       const r = this.record(n);
@@ -418,6 +423,10 @@ export class Cartridge {
       const byte = (await readFully(this.dataFh, 1, r.dataOffset)) ?? Buffer.alloc(1);
       byte[0] = byte[0]! ^ 0xff;
       await writeFully(this.dataFh, byte, r.dataOffset);
+      if (options.silent) {
+        const data = (await readFully(this.dataFh, r.size, r.dataOffset))!;
+        await writeFully(this.indexFh, this.encode(n, RECORD_DATA, r.size, r.dataOffset, crc32(data)), n * INDEX_RECORD_BYTES);
+      }
     });
   }
 

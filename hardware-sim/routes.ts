@@ -58,7 +58,7 @@ export function simRoutes(sim: SimulatedLibrary): FastifyPluginAsync {
           required: ['kind'],
           additionalProperties: false,
           properties: {
-            kind: { type: 'string', enum: ['corrupt-record', 'early-eot', 'write-protect'] },
+            kind: { type: 'string', enum: ['corrupt-record', 'corrupt-record-silently', 'early-eot', 'write-protect'] },
             record: { type: 'integer', minimum: 0 },
             bytes: { type: ['integer', 'null'], minimum: 0 },
             on: { type: 'boolean' },
@@ -69,9 +69,9 @@ export function simRoutes(sim: SimulatedLibrary): FastifyPluginAsync {
     }, async (req) => {
       const { label } = req.params;
       const b = req.body;
-      if (b.kind === 'corrupt-record') {
-        if (b.record === undefined) throw new TapestryError('USERERROR', 'corrupt-record needs "record" (the record index from beginning of tape)');
-        await sim.store.corruptRecord(label, b.record);
+      if (b.kind === 'corrupt-record' || b.kind === 'corrupt-record-silently') {
+        if (b.record === undefined) throw new TapestryError('USERERROR', `${b.kind} needs "record" (the record index from beginning of tape)`);
+        await sim.store.corruptRecord(label, b.record, { silent: b.kind === 'corrupt-record-silently' });
       } else if (b.kind === 'early-eot') {
         if (b.bytes === undefined) throw new TapestryError('USERERROR', 'early-eot needs "bytes" (null clears it)');
         await sim.store.setEarlyEndOfTape(label, b.bytes);

@@ -105,6 +105,25 @@ export function requestRoutes(intake: Intake, managers: ReadonlyMap<string, Libr
       return rows;
     });
 
+    app.post<{ Params: { library: string }; Body: { state: string; reason?: string } }>('/libraries/:library/state', {
+      schema: {
+        tags: ['libraries'],
+        summary: 'Set the library manager state: unlocked, locked (refuse new requests), ignore (accept and drop), pause (hold), noread, nowrite',
+        params: { type: 'object', required: ['library'], properties: { library: { type: 'string' } } },
+        body: {
+          type: 'object',
+          required: ['state'],
+          additionalProperties: false,
+          properties: { state: { type: 'string', enum: ['unlocked', 'locked', 'ignore', 'pause', 'noread', 'nowrite'] }, reason: { type: 'string', maxLength: 500 } },
+        },
+        response: { 200: { type: 'object', properties: { library: { type: 'string' }, state: { type: 'string' }, previous: { type: 'string' } } }, ...errors },
+      },
+    }, async (req) => {
+      const lm = managers.get(req.params.library);
+      if (!lm) throw new TapestryError('NOT_FOUND', `no library "${req.params.library}"`);
+      return lm.setLibraryState(req.body.state as Parameters<LibraryManager['setLibraryState']>[0], req.body.reason ?? null);
+    });
+
     app.get<{ Params: { library: string } }>('/libraries/:library/queue', {
       schema: {
         tags: ['libraries'],

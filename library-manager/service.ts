@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import type pg from 'pg';
+import { raiseAlarm } from '../src/alarms/index.ts';
 import { isTapestryError, TapestryError, type ErrorCode } from '../src/errors/index.ts';
 import { errorSpec, isErrorCode } from '../src/errors/codes.ts';
 import type { Logger } from '../src/logging/index.ts';
@@ -136,6 +137,19 @@ export class LibraryManager {
   async libraryState(): Promise<LibraryState> {
     const { rows } = await this.deps.pool.query<{ state: LibraryState }>('SELECT state FROM libraries WHERE name = $1', [this.deps.library]);
     return rows[0]?.state ?? 'locked';
+  }
+
+  /** An operator changes the state (`broken` is only cleared this way, never set: the system sets it). */
+  async setLibraryState(state: Exclude<LibraryState, 'broken'>, reason: string | null): Promise<{ library: string; state: string; previous: string }> {
+    const { rows } = await this.deps.pool.query<{ previous: string }>(
+      `UPDATE libraries l SET state = $2, state_reason = $3, state_changed_at = now()
+       FROM (SELECT state AS previous FROM libraries WHERE name = $1 FOR UPDATE) p
+       WHERE l.name = $1 RETURNING p.previous`,
+      [this.deps.library, state, reason],
+    );
+    this.log.warn({ event: 'lm.state', state, previous: rows[0]?.previous, reason });
+    this.schedule();
+    return { library: this.deps.library, state, previous: rows[0]?.previous ?? 'unknown' };
   }
 
   /**
@@ -296,6 +310,16 @@ export class LibraryManager {
         });
         slot.location = done.fileNo + 1;
       } else {
+        if (done.errorCode === 'CRC_MISMATCH') {
+          // Data on tape (or on its way) is not what the catalogue says: an operator must look.
+          await raiseAlarm(this.deps.pool, {
+            key: `CRC_MISMATCH:${done.volume}:${done.bfid}`,
+            severity: 'error',
+            code: 'CRC_MISMATCH',
+            message: `CRC mismatch on ${done.volume} (bfid ${done.bfid}) with mover ${slot.name}: ${done.message}`,
+            detail: { volume: done.volume, bfid: done.bfid, mover: slot.name, requestId: id },
+          });
+        }
         await this.failOrRetry(id, done.errorCode ?? 'INTERNAL', done.message, slot.name);
       }
       slot.boundSince = this.deps.clock.now();

@@ -130,6 +130,24 @@ test('reads of positions 7, 2, 5 of one volume: one mount, served 2, 5, 7', asyn
   assert.equal(afterInfo.mounts, before.mounts + 1, 'one mount for the three reads');
 });
 
+test('a silently corrupted block: the read fails with CRC_MISMATCH, exit 1, no output file, an alarm', async () => {
+  await family('/exp/corrupt', 'corrupt', 1);
+  const f = await localFile('c1.dat', 300_000);
+  assert.equal((await encp([f, '/exp/corrupt/c1.dat'], env)).code, 0);
+  const info = JSON.parse(await cli(['file', 'info', '/exp/corrupt/c1.dat', '--json'])) as { volume: string; fileNo: number };
+  assert.equal(info.fileNo, 1);
+  // Records of a fresh tape: 0 = VOL1, 1 = filemark, 2.. = file 1 (64 KiB blocks); 3 holds only data bytes.
+  await cli(['sim', 'fault', 'cartridge', info.volume, 'corrupt-record-silently', '3']);
+  const outDir = path.join(work, 'corrupt-out');
+  await fs.mkdir(outDir);
+  const r = await encp(['/exp/corrupt/c1.dat', path.join(outDir, 'c1.dat')], env);
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /CRC_MISMATCH/);
+  assert.deepEqual(await fs.readdir(outDir), [], 'no output or temporary file left behind');
+  const alarms = JSON.parse(await cli(['alarm', 'list', '--json'])) as { code: string; message: string }[];
+  assert.ok(alarms.some((a) => a.code === 'CRC_MISMATCH' && a.message.includes(info.volume)), 'an alarm names the volume');
+});
+
 test('a file too large for the current volume lands on another one, and the first becomes full', async () => {
   await family('/exp/big', 'big', 1);
   const first = await localFile('big1.dat', 40_000_000);
@@ -168,6 +186,35 @@ test('readonly, full and NOTALLOWED volumes never take writes; reads of NOACCESS
   await assert.rejects(fs.stat(path.join(work, 'never.dat')));
   const queue = await get<{ requests: unknown[] }>('/libraries/lto9/queue');
   assert.equal(queue.requests.length, 0, 'nothing was queued');
+});
+
+test('library states: locked and nowrite refuse writes, pause holds them in the queue until unlocked', async () => {
+  await family('/exp/states', 'states', 1);
+  const f = await localFile('st.dat', 20_000);
+  await cli(['library', 'state', 'lto9', 'locked', '--reason', 'maintenance']);
+  const locked = await encp([f, '/exp/states/a.dat'], env);
+  assert.equal(locked.code, 1);
+  assert.match(locked.stderr, /LIBRARY_LOCKED: .*library lto9 is locked/);
+  await cli(['library', 'state', 'lto9', 'nowrite']);
+  assert.match((await encp([f, '/exp/states/a.dat'], env)).stderr, /LIBRARY_LOCKED: .*library lto9 is nowrite/);
+  const read = await encp(['/exp/raw/w1.dat', path.join(work, 'w1-during-nowrite.dat')], env);
+  assert.equal(read.code, 0, `reads still work under nowrite: ${read.stderr}`);
+
+  await cli(['library', 'state', 'lto9', 'pause']);
+  const pending = encp([f, '/exp/states/b.dat'], env);
+  let queued = false;
+  for (let i = 0; i < 50 && !queued; i++) {
+    const q = JSON.parse(await cli(['library', 'queue', 'lto9', '--json'])) as { state: string; requests: { kind: string; state: string; key: string }[] };
+    queued = q.state === 'pause' && q.requests.some((r) => r.kind === 'write' && r.state === 'queued' && r.key === 'default.states.cpio_odc');
+    if (!queued) await new Promise((r) => setTimeout(r, 200));
+  }
+  assert.ok(queued, 'the write waits in the queue while the library is paused');
+  await new Promise((r) => setTimeout(r, 3000));
+  const still = JSON.parse(await cli(['library', 'queue', 'lto9', '--json'])) as { requests: { state: string }[] };
+  assert.ok(still.requests.every((r) => r.state === 'queued'), 'nothing is dispatched while paused');
+  await cli(['library', 'state', 'lto9', 'unlocked']);
+  const done = await pending;
+  assert.equal(done.code, 0, done.stderr);
 });
 
 test('bad input everywhere gets a clear error', async () => {

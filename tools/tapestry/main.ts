@@ -3,6 +3,7 @@ import { reportError } from '../lib/output.ts';
 import { registerAlarmCommands } from './alarm-commands.ts';
 import { registerConfigCommands } from './config-commands.ts';
 import { registerFileCommands } from './file-commands.ts';
+import { registerLibraryCommands } from './library-commands.ts';
 import { registerNamespaceCommands } from './ns-commands.ts';
 import { registerRobotCommands } from './robot-commands.ts';
 import { registerSimCommands } from './sim-commands.ts';
@@ -27,6 +28,7 @@ export function buildProgram(): Command {
   registerVolumeCommands(program);
   registerAlarmCommands(program);
   registerTapeCommands(program);
+  registerLibraryCommands(program);
   return program;
 }
 

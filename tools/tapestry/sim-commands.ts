@@ -36,13 +36,13 @@ export function registerSimCommands(program: Command): void {
 
   fault
     .command('cartridge <label> <kind> [value]')
-    .description('kind: corrupt-record <record-index> | early-eot <bytes> | write-protect on|off')
+    .description('kind: corrupt-record <record-index> (the drive reports a media error) | corrupt-record-silently <record-index> (wrong bytes, no drive error) | early-eot <bytes> | write-protect on|off')
     .action(async (label: string, kind: string, value: string | undefined) => {
       const body =
-        kind === 'corrupt-record' ? { kind, record: intArg(value, 'record index') }
+        kind === 'corrupt-record' || kind === 'corrupt-record-silently' ? { kind, record: intArg(value, 'record index') }
         : kind === 'early-eot' ? { kind, bytes: intArg(value, 'bytes') }
         : kind === 'write-protect' ? { kind, on: value === 'on' ? true : value === 'off' ? false : (() => { throw new TapestryError('USERERROR', 'write-protect takes on or off'); })() }
-        : (() => { throw new TapestryError('USERERROR', `unknown cartridge fault "${kind}" (corrupt-record, early-eot, write-protect)`); })();
+        : (() => { throw new TapestryError('USERERROR', `unknown cartridge fault "${kind}" (corrupt-record, corrupt-record-silently, early-eot, write-protect)`); })();
       await new ApiClient().post(`/sim/cartridges/${encodeURIComponent(label)}/faults`, body);
       process.stdout.write(`cartridge ${label}: ${kind}${value === undefined ? '' : ' ' + value}\n`);
     });
