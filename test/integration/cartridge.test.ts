@@ -270,5 +270,6 @@ test('a duplicate is refused even by a second store on the same directory', asyn
 });
 
 test('no file handles leaked', { skip: process.platform !== 'linux' && 'needs /proc' }, () => {
-  assert.equal(openFds(), fdsAtStart);
+  // Fewer is fine (the runner may close a handle it had at start); more is a leak.
+  assert.ok(openFds() <= fdsAtStart, `fds: ${fdsAtStart} at start, ${openFds()} now`);
 });

@@ -360,5 +360,6 @@ test('an aborted locate rejects and leaves the head where it was', async () => {
 });
 
 test('no file handles leaked', { skip: process.platform !== 'linux' && 'needs /proc' }, () => {
-  assert.equal(openFds(), fdsAtStart);
+  // Fewer is fine (the runner may close a handle it had at start); more is a leak.
+  assert.ok(openFds() <= fdsAtStart, `fds: ${fdsAtStart} at start, ${openFds()} now`);
 });
