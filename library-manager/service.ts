@@ -118,6 +118,7 @@ export class LibraryManager {
     this.heartbeatTimer = setInterval(() => this.reapSilentMovers(timeout), Math.max(250, timeout / 4));
     const address = `${host}:${addr.port}`;
     this.moverPort = address;
+    await this.deps.pool.query('UPDATE libraries SET lm_address = $2, lm_started_at = now() WHERE name = $1', [this.deps.library, address]);
     this.log.info({ event: 'lm.listening', address });
     return address;
   }
@@ -422,13 +423,19 @@ export class LibraryManager {
       let volume = decision.volumeLabel;
       if (decision.kind === 'write' && volume === undefined) {
         try {
+          // Volumes sitting in another drive (its mover busy, or offline with the
+          // tape still in it) cannot be mounted here: never offer them.
+          const { rows: inDrives } = await this.deps.pool.query<{ label: string }>(
+            `SELECT label FROM volumes WHERE library = $1 AND location_kind = 'drive' AND location_ref IS DISTINCT FROM $2`,
+            [this.deps.library, slot.hello.drive],
+          );
           volume = (await this.deps.volumes.nextWriteVolume({
             library: this.deps.library,
             storageGroup: row.storageGroup ?? 'none',
             fileFamily: row.fileFamily ?? 'none',
             wrapper: row.wrapper ?? 'cpio_odc',
             size: row.size,
-            veto: decision.veto,
+            veto: [...decision.veto, ...inDrives.map((v) => v.label)],
           })).label;
         } catch (err) {
           const code = isTapestryError(err) ? err.code : 'INTERNAL';

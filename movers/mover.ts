@@ -74,7 +74,16 @@ export class Mover {
   async start(): Promise<void> {
     this.dataAddress = await this.data.listen(this.deps.dataHost ?? '127.0.0.1');
     const st = this.deps.drive.status();
-    if (st.label) this.mounted = st.label;
+    if (st.label) {
+      // A cartridge left in the drive by an earlier run (a restart, a crash):
+      // thread it again so the next transfer on it finds the drive ready.
+      try {
+        if (st.state !== 'ready') await this.deps.drive.load();
+        this.mounted = st.label;
+      } catch (err) {
+        this.log.warn({ event: 'mover.reload_failed', volume: st.label, err });
+      }
+    }
     this.state = this.mounted ? 'have_bound' : 'idle';
     void this.connectLoop();
   }

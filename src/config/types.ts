@@ -41,6 +41,12 @@ export interface DriveConfig {
   readonly element: number;
   readonly mediaType: string;
   readonly library: string;
+  /**
+   * `local`: `tapestry start` runs this drive's mover in its own process.
+   * `remote`: the mover runs as its own process (`tapestry start --component
+   * mover --name <drive>`), on the host that has the drive.
+   */
+  readonly mover: 'local' | 'remote';
 }
 
 export interface LibraryConfig {

@@ -220,11 +220,12 @@ function readDrives(r: Reader, value: unknown, robots: Named<RobotConfig>, libra
   const perRobot = new Map<string, number>();
   value.forEach((entry, i) => {
     const at = join('drives', i);
-    const o = r.object(entry, at, ['name', 'library', 'element']);
+    const o = r.object(entry, at, ['name', 'library', 'element', 'mover']);
     if (!o) return;
     const driveName = r.field(o, 'name', at, name, 'a drive name');
     const library = r.field(o, 'library', at, name, 'a library name');
     const element = r.field(o, 'element', at, posInt, 'the drive element number in the robot (1, 2, …)');
+    const mover = r.field(o, 'mover', at, (v) => (v === 'local' || v === 'remote' ? v : null), 'local or remote', 'local' as const);
     if (driveName !== null) {
       if (names.has(driveName)) r.problem(join(at, 'name'), `duplicate drive name "${driveName}"`);
       names.add(driveName);
@@ -243,7 +244,7 @@ function readDrives(r: Reader, value: unknown, robots: Named<RobotConfig>, libra
       perRobot.set(robot.name, count);
       if (count === robot.drives + 1) r.problem('drives', `more drives than robot "${robot.name}" has drive bays (${robot.drives})`);
     }
-    drives.push({ name: driveName, library: lib.name, robot: lib.robot, element, mediaType: lib.mediaType });
+    drives.push({ name: driveName, library: lib.name, robot: lib.robot, element, mediaType: lib.mediaType, mover: mover ?? 'local' });
   });
   return drives;
 }

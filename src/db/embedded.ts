@@ -202,6 +202,20 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   };
 }
 
+/**
+ * The URL of the embedded PostgreSQL another Tapestry process started in
+ * `dataDir` (a mover started on its own joins the same database).
+ */
+export async function embeddedUrl(dataDir: string, database = 'tapestry'): Promise<string> {
+  const dir = path.resolve(dataDir);
+  const state = await fs.readFile(path.join(dir, STATE_FILE), 'utf8').then((t) => JSON.parse(t) as ClusterState).catch(() => null);
+  const port = await runningPort(dir);
+  if (!state || port === null) {
+    throw new TapestryError('UNAVAILABLE', `no running embedded database in ${dir}: start \`tapestry start\` first, or set TAPESTRY_DATABASE_URL`, { context: { dataDir: dir } });
+  }
+  return `postgres://${encodeURIComponent(state.user)}:${encodeURIComponent(state.password)}@127.0.0.1:${port}/${database}`;
+}
+
 async function ensureDatabase(adminUrl: string, database: string): Promise<void> {
   const client = new pg.Client({ connectionString: adminUrl });
   await client.connect();

@@ -5,11 +5,19 @@ export function registerStartCommand(program: Command): void {
     .command('start')
     .description('start Tapestry: database (embedded unless configured), simulated library, robot control and the HTTP API')
     .option('-c, --config <file>', 'config file (default: TAPESTRY_CONFIG or ./tapestry.yaml)')
-    .option('--component <name>', 'run one component only (all)', 'all')
-    .action(async (opts: { config?: string; component: string }) => {
+    .option('--component <name>', 'all (default), or mover: one mover as its own process (with --name)', 'all')
+    .option('--name <drive>', 'with --component mover: the drive whose mover this is (its config entry says mover: remote)')
+    .action(async (opts: { config?: string; component: string; name?: string }) => {
+      if (opts.component === 'mover') {
+        const { TapestryError } = await import('../../src/errors/index.ts');
+        if (!opts.name) throw new TapestryError('USERERROR', '--component mover needs --name <drive>');
+        const { startMoverProcess } = await import('./start-mover.ts');
+        await startMoverProcess({ name: opts.name, ...(opts.config ? { configFile: opts.config } : {}) });
+        return;
+      }
       if (opts.component !== 'all') {
         const { TapestryError } = await import('../../src/errors/index.ts');
-        throw new TapestryError('USERERROR', `unknown component "${opts.component}"; this version runs "all" (the library manager and movers arrive as separate components with the write/read path)`);
+        throw new TapestryError('USERERROR', `unknown component "${opts.component}" (all, mover)`);
       }
       // Loaded here, not at the top: every other CLI command stays quick to start.
       const { startSystem } = await import('./start.ts');

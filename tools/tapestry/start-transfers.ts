@@ -27,7 +27,7 @@ export interface TransferDeps {
 }
 
 /** The mover's catalogue calls, on the file and volume clerks (DESIGN §7 write path order). */
-function moverCatalogue(files: FileClerk, volumes: VolumeClerk): MoverCatalogue {
+export function moverCatalogue(files: FileClerk, volumes: VolumeClerk): MoverCatalogue {
   return {
     async volume(label) {
       const v = await volumes.getVolume(label);
@@ -84,6 +84,7 @@ export async function startTransfers(deps: TransferDeps): Promise<{ plugin: Fast
 
   const catalogue = moverCatalogue(deps.files, deps.volumes);
   for (const drive of deps.config.drives) {
+    if (drive.mover === 'remote') continue; // runs as `tapestry start --component mover --name <drive>`
     const tape = deps.simulator?.drives.get(drive.name);
     const changer = deps.changers.find((c) => c.robotName === drive.robot);
     if (!tape || !changer) {

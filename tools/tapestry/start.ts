@@ -101,7 +101,8 @@ export async function startSystem(options: StartOptions = {}): Promise<RunningSy
       const drives = config.drives.filter((d) => d.robot === robot.name);
       const tapeDrives = new Map<string, TapeDrive>();
       for (const d of drives) {
-        const sim = simulator?.drives.get(d.name);
+        // A remote mover threads its drive itself; here the robot only places the cartridge.
+        const sim = d.mover === 'local' ? simulator?.drives.get(d.name) : undefined;
         if (sim) tapeDrives.set(d.name, sim);
       }
       services.push(new MediaChangerService({
