@@ -1,4 +1,3 @@
-import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
@@ -115,7 +114,48 @@ async function serve(api: ApiClient, ticket: Ticket, run: (socket: net.Socket, t
   }
 }
 
-/** Stream a local file to tape; returns what the mover registered. Bounded memory: one read buffer at a time. */
+/**
+ * Local-file buffers. Reading into a few reused buffers instead of a fresh one
+ * per chunk (as fs.createReadStream does) matters: a fresh 1 MiB buffer is
+ * fresh memory, and the page faults of filling it cost more CPU than reading
+ * the file (tools/bench/throughput.ts; issue 3's closing note). The buffers
+ * are pooled across the files of one encp, so 1,000 small files do not
+ * allocate 1,000 sets either.
+ */
+const CHUNK_BYTES = 1024 * 1024;
+/** Buffers in flight on the data socket at most, per transfer (bounded memory: RING × CHUNK_BYTES). */
+const RING = 4;
+const pool: Buffer[] = [];
+const takeBuffer = (): Buffer => pool.pop() ?? Buffer.allocUnsafe(CHUNK_BYTES);
+/** Only buffers nothing refers to any more (every socket write or file write of them has completed). */
+const giveBack = (bufs: readonly Buffer[]): void => {
+  for (const b of bufs) if (pool.length < 4 * RING) pool.push(b);
+};
+
+const noop = (): void => {};
+
+/** Resolves once the socket has handed `chunk` to the kernel, so its buffer may be reused. */
+function sendChunk(socket: net.Socket, chunk: Buffer): Promise<void> {
+  const sent = new Promise<void>((resolve, reject) => {
+    if (socket.destroyed) {
+      reject(new TapestryError('UNAVAILABLE', 'the data channel closed while sending'));
+      return;
+    }
+    socket.write(chunk, (err) => (err ? reject(err) : resolve()));
+  });
+  sent.catch(noop); // awaited before the buffer is reused; never unhandled meanwhile
+  return sent;
+}
+
+/** Write all of `buf` at the file's current position. */
+async function writeFully(fh: fs.FileHandle, buf: Buffer): Promise<void> {
+  for (let done = 0; done < buf.length; ) {
+    const { bytesWritten } = await fh.write(buf, done, buf.length - done);
+    done += bytesWritten;
+  }
+}
+
+/** Stream a local file to tape; returns what the mover registered. Bounded memory: RING reused read buffers. */
 export async function writeToTape(api: ApiClient, ticket: Ticket, localPath: string, progress: Progress | null): Promise<TransferOutcome> {
   const outcome = await serve(api, ticket, async (socket, token) => {
     const reader = new ChunkReader(socket);
@@ -123,13 +163,26 @@ export async function writeToTape(api: ApiClient, ticket: Ticket, localPath: str
     const sum = new Adler32();
     let sent = 0;
     progress?.start(ticket.size);
-    for await (const chunk of createReadStream(localPath, { highWaterMark: 1024 * 1024 })) {
-      const buf = chunk as Buffer;
-      sum.update(buf);
-      sent += buf.length;
-      if (sent > ticket.size) throw fatal('USERERROR', `${localPath} grew while it was being copied`);
-      await writeAll(socket, buf);
-      progress?.update(sent);
+    const fh = await fs.open(localPath, 'r');
+    const ring = Array.from({ length: RING }, takeBuffer);
+    const inFlight: (Promise<void> | null)[] = ring.map(() => null);
+    try {
+      for (let i = 0; ; i = (i + 1) % RING) {
+        await inFlight[i]; // the socket is done with this buffer
+        const buf = ring[i]!;
+        const { bytesRead } = await fh.read(buf, 0, buf.length, sent);
+        if (bytesRead === 0) break;
+        const chunk = buf.subarray(0, bytesRead);
+        sum.update(chunk);
+        sent += bytesRead;
+        if (sent > ticket.size) throw fatal('USERERROR', `${localPath} grew while it was being copied`);
+        inFlight[i] = sendChunk(socket, chunk);
+        progress?.update(sent);
+      }
+      for (const p of inFlight) await p;
+      giveBack(ring); // (after a failure they are dropped instead: the socket may still hold one)
+    } finally {
+      await fh.close();
     }
     if (sent !== ticket.size) throw fatal('USERERROR', `${localPath} changed size while it was being copied (${sent} of ${ticket.size} bytes)`);
     const crc = sum.digest();
@@ -161,16 +214,41 @@ export async function readFromTape(api: ApiClient, ticket: Ticket, destination: 
       const out = sink === 'file' ? await fs.open(temp, 'w', 0o644).catch((err) => { throw local(err); }) : null;
       let got = 0;
       progress?.start(ticket.size);
+      // Socket chunks are gathered into one of two pooled buffers; one is
+      // written to the file while the other fills (few large writes, no fresh memory).
+      const bufs = out ? [takeBuffer(), takeBuffer()] : [];
+      let cur = 0;
+      let fill = 0;
+      let pending: Promise<void> | null = null;
+      const flush = async (): Promise<void> => {
+        if (pending) await pending;
+        pending = writeFully(out!, bufs[cur]!.subarray(0, fill)).catch((err) => { throw local(err); });
+        pending.catch(noop); // awaited at the next flush or below
+        cur ^= 1;
+        fill = 0;
+      };
       try {
         for await (const chunk of rawBytes(reader, ticket.size)) {
           sum.update(chunk);
-          if (out) await out.write(chunk).catch((err) => { throw local(err); });
           got += chunk.length;
+          if (out) {
+            for (let at = 0; at < chunk.length; ) {
+              const n = Math.min(bufs[cur]!.length - fill, chunk.length - at);
+              chunk.copy(bufs[cur]!, fill, at, at + n);
+              fill += n;
+              at += n;
+              if (fill === bufs[cur]!.length) await flush();
+            }
+          }
           progress?.update(got);
         }
+        if (out && fill > 0) await flush();
+        if (pending) await pending;
         if (out) await out.sync().catch((err) => { throw local(err); });
       } finally {
+        await (pending as Promise<void> | null)?.catch(noop);
         await out?.close();
+        giveBack(bufs); // every write of them has settled
       }
       const result = await readDataFrame(reader, 'result');
       progress?.stop();
@@ -191,6 +269,18 @@ export async function readFromTape(api: ApiClient, ticket: Ticket, destination: 
 /** adler32 of a local file (for --ecrc on reads). */
 export async function fileAdler32(localPath: string): Promise<number> {
   const sum = new Adler32();
-  for await (const chunk of createReadStream(localPath, { highWaterMark: 1024 * 1024 })) sum.update(chunk as Buffer);
+  const fh = await fs.open(localPath, 'r');
+  try {
+    const buf = takeBuffer();
+    for (let at = 0; ; ) {
+      const { bytesRead } = await fh.read(buf, 0, buf.length, at);
+      if (bytesRead === 0) break;
+      sum.update(buf.subarray(0, bytesRead));
+      at += bytesRead;
+    }
+    giveBack([buf]);
+  } finally {
+    await fh.close();
+  }
   return sum.digest();
 }
