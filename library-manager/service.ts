@@ -56,6 +56,12 @@ interface MoverSlot {
   /** The request sent in an Assign that has not come back in a WorkDone. */
   requestId: number | null;
   inFlight: InFlight | null;
+  /**
+   * The volume of the assignment in flight, known before the mover reports it
+   * mounted: it is busy from the moment it is assigned, or a second drive could
+   * be given the same tape.
+   */
+  assignedVolume: string | null;
   dismounting: boolean;
 }
 
@@ -255,7 +261,7 @@ export class LibraryManager {
     if (hello.library !== this.deps.library) throw new TapestryError('USERERROR', `mover ${hello.mover} serves library ${hello.library}, this is ${this.deps.library}`);
     const old = this.movers.get(hello.mover);
     if (old) old.session.close('replaced by a new session');
-    const slot: MoverSlot = { name: hello.mover, hello, session, state: 'idle', volume: null, location: 0, requestId: null, inFlight: null, dismounting: false };
+    const slot: MoverSlot = { name: hello.mover, hello, session, state: 'idle', volume: null, location: 0, requestId: null, inFlight: null, assignedVolume: null, dismounting: false };
     this.movers.set(hello.mover, slot);
     session.send('ack', { ackSeq: env.seq });
     this.log.info({ event: 'lm.mover_connected', mover: hello.mover, dataAddress: hello.dataAddress });
@@ -295,6 +301,7 @@ export class LibraryManager {
     const inFlight = slot.inFlight;
     slot.requestId = null;
     slot.inFlight = null;
+    slot.assignedVolume = null;
     this.assignments.delete(id);
     try {
       if (inFlight) {
@@ -394,7 +401,7 @@ export class LibraryManager {
     const free = [...this.movers.values()].filter((m) => (m.state === 'idle' || m.state === 'have_bound') && m.requestId === null && !m.dismounting);
     if (free.length === 0) return;
     const [rows, libraryState] = await Promise.all([openRequests(this.deps.pool, this.deps.library), this.libraryState()]);
-    const volumes = await this.mountedVolumes();
+    let volumes = await this.mountedVolumes();
     let wakeAt: number | undefined;
     for (const slot of free) {
       const input = {
@@ -435,7 +442,7 @@ export class LibraryManager {
             fileFamily: row.fileFamily ?? 'none',
             wrapper: row.wrapper ?? 'cpio_odc',
             size: row.size,
-            veto: [...decision.veto, ...inDrives.map((v) => v.label)],
+            veto: [...decision.veto, ...inDrives.map((v) => v.label), ...this.volumesAtOtherMovers(slot)],
           })).label;
         } catch (err) {
           const code = isTapestryError(err) ? err.code : 'INTERNAL';
@@ -454,6 +461,7 @@ export class LibraryManager {
       const token = randomBytes(16).toString('hex');
       this.assignments.set(row.id, { mover: slot.name, dataAddress: slot.hello.dataAddress, token, volume: volume! });
       slot.requestId = row.id;
+      slot.assignedVolume = volume ?? null;
       slot.state = 'busy';
       slot.lastKind = row.kind;
       slot.dismountDelayMs = row.dismountDelayMs ?? undefined;
@@ -463,6 +471,8 @@ export class LibraryManager {
       slot.session.send('assign', await this.assignBody(row, volume!, token));
       this.log.info({ event: 'lm.assign', mover: slot.name, requestId: row.id, kind: row.kind, volume, reason: decision.reason });
       this.notify(row.id);
+      // The next mover in this pass must see the volume as taken.
+      volumes = await this.mountedVolumes();
     }
     if (this.wakeTimer) clearTimeout(this.wakeTimer);
     this.wakeTimer = null;
@@ -496,9 +506,14 @@ export class LibraryManager {
     };
   }
 
-  /** Facts about the volumes in the movers' drives, from the volume table. */
+  /** Volumes in, or on their way to, the drives of the other movers. */
+  private volumesAtOtherMovers(slot: MoverSlot): string[] {
+    return [...this.movers.values()].filter((m) => m !== slot).flatMap((m) => [m.volume, m.assignedVolume]).filter((l): l is string => l !== null);
+  }
+
+  /** Facts about the volumes in (or assigned to) the movers' drives, from the volume table. */
   private async mountedVolumes(): Promise<Map<string, Omit<MountedVolume, 'location'>>> {
-    const labels = [...this.movers.values()].map((m) => m.volume).filter((l): l is string => l !== null);
+    const labels = [...this.movers.values()].flatMap((m) => [m.volume, m.assignedVolume]).filter((l): l is string => l !== null);
     const out = new Map<string, Omit<MountedVolume, 'location'>>();
     if (labels.length === 0) return out;
     const { rows } = await this.deps.pool.query<{
@@ -515,7 +530,8 @@ export class LibraryManager {
   }
 
   private moverView(m: MoverSlot, volumes: Map<string, Omit<MountedVolume, 'location'>>): MoverView {
-    const facts = m.volume ? volumes.get(m.volume) : undefined;
+    const label = m.assignedVolume ?? m.volume;
+    const facts = label ? volumes.get(label) : undefined;
     const state = m.state === 'busy' ? 'active' : m.state;
     return {
       name: m.name,
