@@ -195,7 +195,9 @@ try {
   // despite encp's start-up time): k-1 go to the drives already holding a
   // volume (bound-volume reuse comes first), one makes a new mount. Never two
   // fresh mounts at once: the library manager can hand both the same volume
-  // (counted in warmupFailures; see the closing note of issue 3).
+  // (the second fails with CONFLICT "... is already in drive ...": a write
+  // assigned to a mover that has not yet reported its volume does not veto
+  // that volume in library-manager/facts.ts). Failures are counted in warmupFailures.
   const warmSize = Math.min(size, 512 * MiB);
   const warm = Array.from({ length: parallel }, (_, i) => f(`warm-${i + 1}.dat`));
   for (const w of warm) await makeRandomFile(w, warmSize);

@@ -118,7 +118,7 @@ async function serve(api: ApiClient, ticket: Ticket, run: (socket: net.Socket, t
  * Local-file buffers. Reading into a few reused buffers instead of a fresh one
  * per chunk (as fs.createReadStream does) matters: a fresh 1 MiB buffer is
  * fresh memory, and the page faults of filling it cost more CPU than reading
- * the file (tools/bench/throughput.ts; issue 3's closing note). The buffers
+ * the file (measured with tools/bench/throughput.ts). The buffers
  * are pooled across the files of one encp, so 1,000 small files do not
  * allocate 1,000 sets either.
  */
