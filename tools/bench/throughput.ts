@@ -193,11 +193,10 @@ try {
   // Warm-up (untimed): bring every drive a mounted, labelled volume of the family.
   // Round k runs k overlapping writes (up to 512 MiB each, so they overlap
   // despite encp's start-up time): k-1 go to the drives already holding a
-  // volume (bound-volume reuse comes first), one makes a new mount. Never two
-  // fresh mounts at once: the library manager can hand both the same volume
-  // (the second fails with CONFLICT "... is already in drive ...": a write
-  // assigned to a mover that has not yet reported its volume does not veto
-  // that volume in library-manager/facts.ts). Failures are counted in warmupFailures.
+  // volume (bound-volume reuse comes first), one makes a new mount. One fresh
+  // mount per round keeps the warm-up deterministic; an earlier library manager
+  // could give two fresh mounts the same volume (fixed: a volume is busy from
+  // its assignment on). Any failure is still counted in warmupFailures.
   const warmSize = Math.min(size, 512 * MiB);
   const warm = Array.from({ length: parallel }, (_, i) => f(`warm-${i + 1}.dat`));
   for (const w of warm) await makeRandomFile(w, warmSize);
