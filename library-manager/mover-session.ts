@@ -2,7 +2,7 @@ import type net from 'node:net';
 import { TapestryError } from '../src/errors/index.ts';
 import type { Logger } from '../src/logging/index.ts';
 import type { Clock } from '../src/time/clock.ts';
-import { decodeEnvelope, encodeEnvelope, encodeFrame, FrameDecoder, type Envelope, type EnvelopeBodies, type EnvelopeType } from '../src/protocol/index.ts';
+import { decodeEnvelope, envelopeFrame, FrameDecoder, type Envelope, type EnvelopeBodies, type EnvelopeType } from '../src/protocol/index.ts';
 
 /**
  * One mover's TCP session with the library manager (DESIGN §5): length-
@@ -73,8 +73,7 @@ export class FramedSession {
 
   send<K extends EnvelopeType>(type: K, body: EnvelopeBodies[K]): void {
     if (this.closed || this.socket.destroyed) return;
-    const env = { seq: ++this.seq, type, [type]: body } as unknown as Envelope;
-    this.socket.write(encodeFrame(encodeEnvelope(env)));
+    this.socket.write(envelopeFrame(++this.seq, type, body));
   }
 
   close(reason: string): void {

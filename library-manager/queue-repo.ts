@@ -117,29 +117,28 @@ export async function finishRequest(
 }
 
 /**
- * Put a request back in the queue (its mover died or failed it with a
- * retryable error). The volume of a write is forgotten: the next attempt may
- * go to another volume.
+ * Back to the queue: no mover, no assignment times, and a write forgets its
+ * volume (the next attempt may go to another one). Only open assignments.
  */
-export async function requeue(db: Queryable, id: number, reason: { code: string; message: string }): Promise<boolean> {
-  const { rowCount } = await db.query(
-    `UPDATE requests SET state = 'queued', mover = NULL, assigned_at = NULL, started_at = NULL,
+const REQUEUE = `UPDATE requests SET state = 'queued', mover = NULL, assigned_at = NULL, started_at = NULL,
        volume_label = CASE WHEN kind = 'write' THEN NULL ELSE volume_label END,
-       error_code = $2, error_message = $3
-     WHERE id = $1 AND state IN ('assigned', 'active')`,
-    [id, reason.code, reason.message],
-  );
+       error_code = coalesce($2, error_code), error_message = coalesce($3, error_message)
+     WHERE state IN ('assigned', 'active')`;
+
+/** Put a request back in the queue (its mover failed it with a retryable error). */
+export async function requeue(db: Queryable, id: number, reason: { code: string; message: string }): Promise<boolean> {
+  const { rowCount } = await db.query(`${REQUEUE} AND id = $1`, [id, reason.code, reason.message]);
   return rowCount === 1;
 }
 
 /** Every open request a mover holds, back to the queue (the mover's session ended). */
 export async function requeueForMover(db: Queryable, mover: string, reason: { code: string; message: string }): Promise<number[]> {
-  const { rows } = await db.query<{ id: number }>(
-    `UPDATE requests SET state = 'queued', mover = NULL, assigned_at = NULL, started_at = NULL,
-       volume_label = CASE WHEN kind = 'write' THEN NULL ELSE volume_label END,
-       error_code = $2, error_message = $3
-     WHERE mover = $1 AND state IN ('assigned', 'active') RETURNING id`,
-    [mover, reason.code, reason.message],
-  );
+  const { rows } = await db.query<{ id: number }>(`${REQUEUE} AND mover = $1 RETURNING id`, [mover, reason.code, reason.message]);
+  return rows.map((r) => r.id);
+}
+
+/** Every request a previous run of the library manager left assigned (at start, no mover is connected yet). */
+export async function requeueForLibrary(db: Queryable, library: string): Promise<number[]> {
+  const { rows } = await db.query<{ id: number }>(`${REQUEUE} AND library = $1 RETURNING id`, [library, null, null]);
   return rows.map((r) => r.id);
 }

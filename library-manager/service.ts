@@ -8,7 +8,7 @@ import type { Logger } from '../src/logging/index.ts';
 import { PROTOCOL_VERSION, type Envelope, type Hello, type WorkDone } from '../src/protocol/index.ts';
 import type { Clock } from '../src/time/clock.ts';
 import { FramedSession } from './mover-session.ts';
-import { finishRequest, getRequest, insertRequest, markAssigned, openRequests, requeue, requeueForMover, type NewRequest, type RequestRow } from './queue-repo.ts';
+import { finishRequest, getRequest, insertRequest, markAssigned, openRequests, requeue, requeueForLibrary, requeueForMover, type NewRequest, type RequestRow } from './queue-repo.ts';
 import { decide } from './scheduler.ts';
 import type { LibraryState, MountedVolume, MoverView, QueuedRequest, SchedulerConfig } from './types.ts';
 
@@ -107,13 +107,8 @@ export class LibraryManager {
 
   /** Listen for movers; requests left assigned by a previous run go back to the queue. */
   async start(host = '127.0.0.1', port = 0): Promise<string> {
-    const { rows } = await this.deps.pool.query<{ id: number }>(
-      `UPDATE requests SET state = 'queued', mover = NULL, assigned_at = NULL, started_at = NULL,
-         volume_label = CASE WHEN kind = 'write' THEN NULL ELSE volume_label END
-       WHERE library = $1 AND state IN ('assigned', 'active') RETURNING id`,
-      [this.deps.library],
-    );
-    if (rows.length > 0) this.log.warn({ event: 'lm.requeued_on_start', count: rows.length });
+    const requeued = await requeueForLibrary(this.deps.pool, this.deps.library);
+    if (requeued.length > 0) this.log.warn({ event: 'lm.requeued_on_start', count: requeued.length });
     this.server = net.createServer((socket) => this.accept(socket));
     await new Promise<void>((resolve, reject) => {
       this.server!.once('error', reject);

@@ -3,7 +3,7 @@ import os from 'node:os';
 import { isTapestryError, TapestryError, type ErrorCode } from '../src/errors/index.ts';
 import type { TapeDrive } from '../src/hardware/types.ts';
 import type { Logger } from '../src/logging/index.ts';
-import { decodeEnvelope, encodeEnvelope, encodeFrame, FrameDecoder, PROTOCOL_VERSION, type Assign, type Envelope, type EnvelopeBodies, type EnvelopeType, type MoverStateName, type WorkDone } from '../src/protocol/index.ts';
+import { decodeEnvelope, envelopeFrame, FrameDecoder, PROTOCOL_VERSION, type Assign, type Envelope, type EnvelopeBodies, type EnvelopeType, type MoverStateName, type WorkDone } from '../src/protocol/index.ts';
 import type { Clock } from '../src/time/clock.ts';
 import { dataFrame, rawBytes, readDataFrame, writeAll } from './data-channel.ts';
 import { DataServer, type DataConnection } from './data-server.ts';
@@ -153,8 +153,7 @@ export class Mover {
 
   private send<K extends EnvelopeType>(type: K, body: EnvelopeBodies[K]): void {
     if (!this.socket || this.socket.destroyed) return;
-    const env = { seq: ++this.seq, type, [type]: body } as unknown as Envelope;
-    this.socket.write(encodeFrame(encodeEnvelope(env)));
+    this.socket.write(envelopeFrame(++this.seq, type, body));
   }
 
   private setState(state: MoverStateName): void {

@@ -8,6 +8,7 @@
  * Encoding an out-of-range number is a bug in the caller (INTERNAL).
  */
 import { TapestryError, isErrorCode, type ErrorCode } from '../errors/index.ts';
+import { encodeFrame } from './frames.ts';
 import { tapestry as dataRoot } from './generated/data.js';
 import { tapestry as moverRoot } from './generated/mover.js';
 import type {
@@ -18,6 +19,8 @@ import type {
   DataTrailer,
   Direction,
   Envelope,
+  EnvelopeBodies,
+  EnvelopeType,
   Hello,
   MoverStateName,
   TransferKind,
@@ -346,4 +349,12 @@ export function decodeDataMessage(buf: Uint8Array): DataMessage {
     default:
       throw malformed('DataFrame without a body');
   }
+}
+
+/**
+ * The frame of one Envelope `{seq, type, [type]: body}`: what both ends of the
+ * mover session write (library-manager/mover-session.ts, movers/mover.ts).
+ */
+export function envelopeFrame<K extends EnvelopeType>(seq: number, type: K, body: EnvelopeBodies[K]): Buffer {
+  return encodeFrame(encodeEnvelope({ seq, type, [type]: body } as unknown as Envelope));
 }
