@@ -128,7 +128,7 @@ export class SimDrive implements TapeDrive {
     return this.operation(async () => this.locateTo(this.ready().recordCount, signal));
   }
 
-  readRecord(signal?: AbortSignal): Promise<TapeRecord> {
+  readRecord(signal?: AbortSignal, into?: Buffer): Promise<TapeRecord> {
     return this.operation(async () => {
       const cart = this.ready();
       if (this.head >= cart.recordCount) {
@@ -136,7 +136,7 @@ export class SimDrive implements TapeDrive {
       }
       const fault = this.faults.take('read', this.name);
       if (fault !== null) throw fault;
-      const record = await cart.readRecord(this.head);
+      const record = await cart.readRecord(this.head, into);
       if (record.kind === 'data') await this.wait(transferTime(this.mediaType, record.data.length), signal);
       this.head++;
       return record;

@@ -29,6 +29,8 @@ export interface WriteSubmission {
   readonly gid?: number;
   readonly owner?: string;
   readonly clientHost?: string;
+  /** `host:port` where encp listens for the mover (the receiving side opens the data connection). */
+  readonly callback?: string;
 }
 
 export interface ReadSubmission {
@@ -93,6 +95,7 @@ export class Intake {
         maxRetry: s.maxRetry ?? 3,
         dismountDelayMs: s.dismountDelayMs ?? null,
         clientHost: s.clientHost ?? null,
+        clientCallback: s.callback ?? null,
       });
       return { requestId: row.id, uniqueId: row.uniqueId, library: file.library, kind: 'write', bfid: row.bfid ?? file.bfid, path: file.path, size: file.size, crc: null, volume: null, fileNo: null, duplicate };
     } catch (err) {

@@ -31,6 +31,8 @@ export interface RequestRow {
   dismountDelayMs: number | null;
   clientHost: string | null;
   clientUser: string | null;
+  /** Writes: encp's callback listener, where the mover connects to receive the file. */
+  clientCallback: string | null;
   errorCode: string | null;
   errorMessage: string | null;
   result: Record<string, unknown> | null;
@@ -41,12 +43,12 @@ export interface RequestRow {
 }
 
 export type NewRequest = Pick<RequestRow, 'uniqueId' | 'library' | 'kind' | 'priority' | 'admin' | 'key' | 'size'> &
-  Partial<Pick<RequestRow, 'bfid' | 'volumeLabel' | 'fileNo' | 'storageGroup' | 'fileFamily' | 'wrapper' | 'width' | 'maxRetry' | 'dismountDelayMs' | 'clientHost' | 'clientUser'>>;
+  Partial<Pick<RequestRow, 'bfid' | 'volumeLabel' | 'fileNo' | 'storageGroup' | 'fileFamily' | 'wrapper' | 'width' | 'maxRetry' | 'dismountDelayMs' | 'clientHost' | 'clientUser' | 'clientCallback'>>;
 
 const COLUMNS = `id, unique_id AS "uniqueId", library, kind, state, priority, admin, key, bfid, volume_label AS "volumeLabel",
   file_no AS "fileNo", size, storage_group AS "storageGroup", file_family AS "fileFamily", wrapper, width, mover, attempts,
   max_retry AS "maxRetry", dismount_delay_ms AS "dismountDelayMs", client_host AS "clientHost", client_user AS "clientUser",
-  error_code AS "errorCode", error_message AS "errorMessage", result, queued_at AS "queuedAt", assigned_at AS "assignedAt",
+  client_callback AS "clientCallback", error_code AS "errorCode", error_message AS "errorMessage", result, queued_at AS "queuedAt", assigned_at AS "assignedAt",
   started_at AS "startedAt", finished_at AS "finishedAt"`;
 
 /**
@@ -56,13 +58,13 @@ const COLUMNS = `id, unique_id AS "uniqueId", library, kind, state, priority, ad
 export async function insertRequest(db: Queryable, r: NewRequest): Promise<{ row: RequestRow; duplicate: boolean }> {
   const inserted = await db.query<RequestRow>(
     `INSERT INTO requests (unique_id, library, kind, priority, admin, key, size, bfid, volume_label, file_no, storage_group,
-       file_family, wrapper, width, max_retry, dismount_delay_ms, client_host, client_user)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+       file_family, wrapper, width, max_retry, dismount_delay_ms, client_host, client_user, client_callback)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
      ON CONFLICT (unique_id) DO NOTHING
      RETURNING ${COLUMNS}`,
     [r.uniqueId, r.library, r.kind, r.priority, r.admin, r.key, r.size, r.bfid ?? null, r.volumeLabel ?? null, r.fileNo ?? null,
       r.storageGroup ?? null, r.fileFamily ?? null, r.wrapper ?? null, r.width ?? null, r.maxRetry ?? 3, r.dismountDelayMs ?? null,
-      r.clientHost ?? null, r.clientUser ?? null],
+      r.clientHost ?? null, r.clientUser ?? null, r.clientCallback ?? null],
   );
   if (inserted.rows[0]) return { row: inserted.rows[0], duplicate: false };
   const existing = await db.query<RequestRow>(`SELECT ${COLUMNS} FROM requests WHERE unique_id = $1`, [r.uniqueId]);

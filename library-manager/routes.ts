@@ -36,7 +36,7 @@ const viewSchema = {
 /** Transfer requests (encp's side of the library manager) and the queue report. */
 export function requestRoutes(intake: Intake, managers: ReadonlyMap<string, LibraryManager>, pool: pg.Pool): FastifyPluginAsync {
   return async (app) => {
-    app.post<{ Body: { kind: 'write'; uniqueId: string; path: string; size: number; priority?: number; maxRetry?: number; dismountDelayMs?: number; fileFamily?: string; fileFamilyWidth?: number; storageGroup?: string; uid?: number; gid?: number; owner?: string } | { kind: 'read'; uniqueId: string; file: string; priority?: number; maxRetry?: number; dismountDelayMs?: number } }>('/requests', {
+    app.post<{ Body: { kind: 'write'; uniqueId: string; path: string; size: number; priority?: number; maxRetry?: number; dismountDelayMs?: number; fileFamily?: string; fileFamilyWidth?: number; storageGroup?: string; uid?: number; gid?: number; owner?: string; callback?: string } | { kind: 'read'; uniqueId: string; file: string; priority?: number; maxRetry?: number; dismountDelayMs?: number } }>('/requests', {
       schema: {
         tags: ['transfers'],
         summary: 'Queue a write (creates the file entry) or a read of an active file; returns a ticket',
@@ -50,6 +50,8 @@ export function requestRoutes(intake: Intake, managers: ReadonlyMap<string, Libr
                 kind: { const: 'write' }, ...common, path: { type: 'string', minLength: 1, maxLength: 4096 }, size: { type: 'integer', minimum: 0 },
                 fileFamily: { type: 'string' }, fileFamilyWidth: { type: 'integer' }, storageGroup: { type: 'string' },
                 uid: { type: 'integer', minimum: 0 }, gid: { type: 'integer', minimum: 0 }, owner: { type: 'string', maxLength: 64 },
+                // encp's listener for the mover's data connection: host:port (IPv6 in brackets).
+                callback: { type: 'string', maxLength: 300, pattern: '^(\\[[0-9A-Fa-f:.]+\\]|[-A-Za-z0-9_.]+):[0-9]{1,5}$' },
               },
             },
             {
@@ -71,7 +73,7 @@ export function requestRoutes(intake: Intake, managers: ReadonlyMap<string, Libr
         ...(b.fileFamilyWidth !== undefined ? { width: b.fileFamilyWidth } : {}),
         ...(b.storageGroup !== undefined ? { storageGroup: b.storageGroup } : {}),
       };
-      return intake.write({ ...opts, path: b.path, size: b.size, overrides, ...(b.uid !== undefined ? { uid: b.uid } : {}), ...(b.gid !== undefined ? { gid: b.gid } : {}), ...(b.owner ? { owner: b.owner } : {}) });
+      return intake.write({ ...opts, path: b.path, size: b.size, overrides, ...(b.uid !== undefined ? { uid: b.uid } : {}), ...(b.gid !== undefined ? { gid: b.gid } : {}), ...(b.owner ? { owner: b.owner } : {}), ...(b.callback ? { callback: b.callback } : {}) });
     });
 
     app.get<{ Params: { library: string; id: number }; Querystring: { waitMs?: number; state?: string; token?: string } }>('/libraries/:library/requests/:id', {

@@ -454,6 +454,10 @@ export class LibraryManager {
       );
       slot.inFlight = { transferId: transfer!.id };
       const token = randomBytes(16).toString('hex');
+      // The body is built before the assignment is published: a long-poll that
+      // ran meanwhile would otherwise send encp to the mover before the mover
+      // has been told to expect it.
+      const body = await this.assignBody(row, volume!, token);
       this.assignments.set(row.id, { mover: slot.name, dataAddress: slot.hello.dataAddress, token, volume: volume! });
       slot.requestId = row.id;
       slot.assignedVolume = volume ?? null;
@@ -463,7 +467,7 @@ export class LibraryManager {
       row.state = 'assigned';
       row.mover = slot.name;
       row.volumeLabel = volume ?? null;
-      slot.session.send('assign', await this.assignBody(row, volume!, token));
+      slot.session.send('assign', body);
       this.log.info({ event: 'lm.assign', mover: slot.name, requestId: row.id, kind: row.kind, volume, reason: decision.reason });
       this.notify(row.id);
       // The next mover in this pass must see the volume as taken.
@@ -498,6 +502,7 @@ export class LibraryManager {
       crc: row.kind === 'read' ? file?.crc_adler32 ?? null : null,
       sanityCrc: row.kind === 'read' ? file?.sanity_crc ?? null : null,
       sanitySize: file?.sanity_size ?? 0,
+      clientAddress: row.kind === 'write' ? row.clientCallback : null,
     };
   }
 

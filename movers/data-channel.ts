@@ -1,5 +1,6 @@
+import type { Socket } from 'node:net';
 import type { Writable } from 'node:stream';
-import { TapestryError } from '../src/errors/index.ts';
+import { TapestryError, type ErrorCode } from '../src/errors/index.ts';
 import { DEFAULT_MAX_FRAME_BYTES, FRAME_HEADER_BYTES, decodeDataMessage, encodeDataMessage, encodeFrame, type DataBodies, type DataMessage, type DataType } from '../src/protocol/index.ts';
 import { ChunkReader } from './chunk-reader.ts';
 
@@ -23,6 +24,19 @@ export async function readDataFrame<K extends DataType>(reader: ChunkReader, exp
   return (msg as unknown as Record<K, DataBodies[K]>)[expected];
 }
 
+/**
+ * Answer a data connection with a failed result and close it. The peer gets a
+ * grace period to read the answer and hang up; then the socket is destroyed,
+ * so a peer that keeps sending cannot hold it open.
+ */
+export function answerError(socket: Socket, error: { code: ErrorCode; message: string }, about: { bfid?: string | null; volume?: string | null } = {}): void {
+  if (socket.destroyed) return;
+  socket.end(dataFrame('result', { ok: false, code: error.code, message: error.message, bfid: about.bfid ?? null, crc: 0, size: 0, volume: about.volume ?? null, fileNo: 0 }));
+  setTimeout(() => socket.destroy(), ANSWER_GRACE_MS).unref();
+}
+
+const ANSWER_GRACE_MS = 2000;
+
 export function dataFrame<K extends DataType>(type: K, body: DataBodies[K]): Buffer {
   return encodeFrame(encodeDataMessage({ type, [type]: body } as unknown as DataMessage));
 }
@@ -36,6 +50,22 @@ export async function* rawBytes(reader: ChunkReader, size: number): AsyncGenerat
     left -= chunk.length;
     yield chunk;
   }
+}
+
+/**
+ * Write and resolve once the socket has handed `chunk` to the kernel, so its
+ * buffer may be reused (a plain write() may still hold a reference to it).
+ */
+export function sendChunk(socket: Socket, chunk: Uint8Array): Promise<void> {
+  const sent = new Promise<void>((resolve, reject) => {
+    if (socket.destroyed) {
+      reject(new TapestryError('UNAVAILABLE', 'the data channel closed while sending'));
+      return;
+    }
+    socket.write(chunk, (err) => (err ? reject(err) : resolve()));
+  });
+  sent.catch(() => undefined); // callers await it before reusing the buffer; never unhandled meanwhile
+  return sent;
 }
 
 /** Write with backpressure: wait for 'drain' when the socket's buffer is full. */

@@ -5,8 +5,10 @@ import type { TapeDrive } from '../src/hardware/types.ts';
 import type { Logger } from '../src/logging/index.ts';
 import { decodeEnvelope, envelopeFrame, FrameDecoder, PROTOCOL_VERSION, type Assign, type Envelope, type EnvelopeBodies, type EnvelopeType, type MoverStateName, type WorkDone } from '../src/protocol/index.ts';
 import type { Clock } from '../src/time/clock.ts';
-import { dataFrame, rawBytes, readDataFrame, writeAll } from './data-channel.ts';
+import { answerError, dataFrame, rawBytes, readDataFrame, sendChunk, writeAll } from './data-channel.ts';
+import { ChunkReader } from './chunk-reader.ts';
 import { DataServer, type DataConnection } from './data-server.ts';
+import { connectReceiving, splitHostPort } from './receive-ring.ts';
 import { checkLabel, readFile, writeFile, writeLabel } from './tape-io.ts';
 
 /** Robot moves for this mover's drive (the media changer service, in-process or remote). */
@@ -116,7 +118,7 @@ export class Mover {
 
   /** One connected session; resolves when it ends. */
   private session(address: string): Promise<void> {
-    const [host, port] = splitAddress(address);
+    const { host, port } = splitHostPort(address);
     return new Promise((resolve, reject) => {
       const socket = net.connect({ host, port });
       const decoder = new FrameDecoder();
@@ -189,26 +191,41 @@ export class Mover {
     this.reportState(a.requestId);
     const started = this.deps.clock.now();
     let done: WorkDone;
-    const expectData = this.data.expect(a.token, this.deps.dataTimeoutMs ?? 120_000);
-    expectData.catch(() => undefined);
+    // Reads: encp connects to our data port. Writes with a callback address:
+    // we connect to encp (the receiving side opens the data connection).
+    const expectData = a.clientAddress !== null && a.kind === 'write' ? null : this.data.expect(a.token, this.deps.dataTimeoutMs ?? 120_000);
+    expectData?.catch(() => undefined);
     let conn: DataConnection | null = null;
     try {
       const volume = a.volume;
       if (!volume) throw new TapestryError('MALFORMED', 'assignment without a volume');
       const vol = await this.ensureMounted(volume, a.kind === 'write', log);
-      conn = await expectData;
+      conn = expectData ? await expectData : await this.connectToClient(a);
       done = a.kind === 'write' ? await this.write(a, volume, vol, conn, log) : await this.read(a, volume, conn, log);
       log.info({ event: 'mover.transfer_done', bfid: done.bfid, bytes: done.bytes, fileNo: done.fileNo, ms: this.deps.clock.now() - started });
     } catch (err) {
       this.data.forget(a.token);
       const e = isTapestryError(err) ? err : new TapestryError('DRIVE_ERROR', (err as Error).message, { cause: err });
       log.warn({ event: 'mover.transfer_failed', code: e.code, message: e.message });
-      if (conn && !conn.socket.destroyed) conn.socket.end(dataFrame('result', { ok: false, code: e.code, message: e.message, bfid: a.bfid, crc: 0, size: 0, volume: a.volume, fileNo: 0 }));
+      if (conn) answerError(conn.socket, e, a);
       done = { requestId: a.requestId, ok: false, errorCode: e.code, message: e.message, bytes: 0, crc: 0, fileNo: 0, volume: a.volume, bfid: a.bfid, tapeBytes: 0, sanityCrc: 0, sanitySize: 0, drive: this.deps.drive.name };
     }
     this.state = this.mounted ? 'have_bound' : 'idle';
     this.send('done', done);
     this.reportState();
+  }
+
+  /** Open the data connection to encp's callback listener and present the token there. */
+  private async connectToClient(a: Assign): Promise<DataConnection> {
+    const { socket, chunks } = await connectReceiving(a.clientAddress!, { connectTimeoutMs: this.deps.dataTimeoutMs ?? 30_000 });
+    const header = { token: a.token, direction: a.kind, size: a.size, bfid: a.bfid } as const;
+    try {
+      await writeAll(socket, dataFrame('header', header));
+    } catch (err) {
+      socket.destroy();
+      throw err;
+    }
+    return { socket, reader: new ChunkReader(chunks), header };
   }
 
   /** Mount `volume` if another (or none) is in the drive; check its label, or write VOL1 on a blank tape. */
@@ -262,10 +279,13 @@ export class Mover {
     if (conn.header.direction !== 'read' || (conn.header.bfid !== null && conn.header.bfid !== a.bfid)) {
       throw new TapestryError('MALFORMED', `data header (${conn.header.direction}, ${conn.header.bfid}) does not match the request (read, ${a.bfid})`);
     }
-    const reader = readFile(this.deps.drive, a.fileNo, { expectedSize: a.size, ...(a.crc !== null ? { expectedCrc: a.crc } : {}) });
+    const { blockSize } = await this.deps.catalogue.volume(volume);
+    const reader = readFile(this.deps.drive, a.fileNo, { expectedSize: a.size, bufferBytes: blockSize, ...(a.crc !== null ? { expectedCrc: a.crc } : {}) });
     // The bytes go out as they come off tape; a CRC mismatch is only known at
     // the end, and then the result frame says so and encp discards its copy.
-    for await (const chunk of reader) await writeAll(conn.socket, chunk);
+    // Each send is awaited to its completion: the chunks are views of reused
+    // record buffers.
+    for await (const chunk of reader) await sendChunk(conn.socket, chunk);
     const result = await reader.result;
     await this.deps.catalogue.recordRead(volume);
     await writeAll(conn.socket, dataFrame('result', { ok: true, code: null, message: '', bfid: a.bfid, crc: result.crc, size: result.size, volume, fileNo: a.fileNo }));
@@ -293,9 +313,4 @@ export class Mover {
       this.setState('error');
     }
   }
-}
-
-function splitAddress(address: string): [string, number] {
-  const i = address.lastIndexOf(':');
-  return [address.slice(0, i), Number(address.slice(i + 1))];
 }

@@ -153,6 +153,13 @@ export interface ReadFileOptions {
   readonly expectedSize?: number;
   /** The catalogue's adler32: CRC_MISMATCH after the last chunk when the data disagrees. */
   readonly expectedCrc?: number;
+  /**
+   * Read records into a ring of reused buffers of this size (the volume's
+   * block size) instead of a fresh buffer per record. The data chunks are then
+   * views that stay valid only until the consumer asks for the chunk after
+   * next: consume (copy, send and await the send) each chunk before pulling on.
+   */
+  readonly bufferBytes?: number;
 }
 
 export interface ReadFileResult {
@@ -177,7 +184,7 @@ export interface TapeFileReader extends AsyncIterable<Buffer> {
 /** Locate to file `fileNo` (≥ 1), read its records up to the filemark, unwrap the cpio archive, streaming. */
 export function readFile(drive: TapeDrive, fileNo: number, options: ReadFileOptions = {}): TapeFileReader {
   if (!Number.isSafeInteger(fileNo) || fileNo < 1) throw new TapestryError('USERERROR', `file number must be ≥ 1 (file 0 is the label), got ${fileNo}`);
-  const { signal, expectedCrc, expectedSize } = options;
+  const { signal, expectedCrc, expectedSize, bufferBytes } = options;
   const context = { drive: drive.name, fileNo };
   let settle!: { resolve: (r: ReadFileResult) => void; reject: (e: unknown) => void };
   const result = new Promise<ReadFileResult>((resolve, reject) => (settle = { resolve, reject }));
@@ -186,8 +193,14 @@ export function readFile(drive: TapeDrive, fileNo: number, options: ReadFileOpti
 
   async function* records(): AsyncGenerator<Buffer, void, undefined> {
     await drive.locateFile(fileNo, signal);
-    // One record read ahead, so the drive works while the consumer writes the last one.
-    let next: Promise<Awaited<ReturnType<TapeDrive['readRecord']>>> | null = drive.readRecord(signal);
+    // One record read ahead, so the drive works while the consumer writes the
+    // last one. Three buffers: the one read ahead, the one the consumer holds,
+    // and the one before it, which the consumer may still be sending when it
+    // pulls (it is released once the pull returns).
+    const ring = bufferBytes ? [0, 1, 2].map(() => Buffer.allocUnsafe(bufferBytes)) : null;
+    let n = 0;
+    const readNext = (): Promise<Awaited<ReturnType<TapeDrive['readRecord']>>> => drive.readRecord(signal, ring?.[n++ % ring.length]);
+    let next: Promise<Awaited<ReturnType<TapeDrive['readRecord']>>> | null = readNext();
     next.catch(noop);
     try {
       for (;;) {
@@ -195,7 +208,7 @@ export function readFile(drive: TapeDrive, fileNo: number, options: ReadFileOpti
         next = null;
         if (record.kind === 'filemark') return;
         tapeBytes += record.data.length;
-        next = drive.readRecord(signal);
+        next = readNext();
         next.catch(noop);
         yield record.data;
       }

@@ -110,8 +110,13 @@ export interface TapeDrive {
   locateFile(fileNo: number, signal?: AbortSignal): Promise<TapePosition>;
   /** Position at end-of-data, where the next write appends. */
   spaceToEndOfData(signal?: AbortSignal): Promise<TapePosition>;
-  /** Read the record under the head and advance; throws BLANK_CHECK at end-of-data. */
-  readRecord(signal?: AbortSignal): Promise<TapeRecord>;
+  /**
+   * Read the record under the head and advance; throws BLANK_CHECK at
+   * end-of-data. With `into` large enough for the record, the data lands
+   * there (the record's data is a view of it), as a SCSI READ fills the
+   * caller's buffer; otherwise a new buffer is allocated.
+   */
+  readRecord(signal?: AbortSignal, into?: Buffer): Promise<TapeRecord>;
   /** Write one block at the head; everything after the head is lost, as on real tape. */
   writeBlock(data: Buffer, signal?: AbortSignal): Promise<void>;
   writeFilemarks(count?: number, signal?: AbortSignal): Promise<void>;

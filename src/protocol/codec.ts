@@ -142,6 +142,7 @@ function assignOut(a: Assign): moverRoot.mover.Assign.$Properties {
     ...(a.crc === null ? {} : { crc: u32Out(a.crc, 'Assign.crc') }),
     ...(a.sanityCrc === null ? {} : { sanityCrc: u32Out(a.sanityCrc, 'Assign.sanityCrc') }),
     sanitySize: u64Out(a.sanitySize, 'Assign.sanitySize'),
+    clientAddress: optOut(a.clientAddress),
   };
 }
 
@@ -164,6 +165,7 @@ function assignIn(m: moverRoot.mover.Assign.$Properties): Assign {
     crc: m.crc ?? null,
     sanityCrc: m.sanityCrc ?? null,
     sanitySize: u64In(m.sanitySize, 'Assign.sanitySize'),
+    clientAddress: optIn(m.clientAddress),
   };
 }
 

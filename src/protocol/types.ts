@@ -65,6 +65,12 @@ export interface Assign {
   /** Reads: adler32 of the first `sanitySize` bytes; null for writes. */
   readonly sanityCrc: number | null;
   readonly sanitySize: number;
+  /**
+   * Writes: `host:port` of encp's callback listener; the mover connects there
+   * (the receiving side opens the data connection). null: encp connects to
+   * the mover's data port.
+   */
+  readonly clientAddress: string | null;
 }
 
 export interface Dismount {

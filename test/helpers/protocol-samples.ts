@@ -18,6 +18,7 @@ const assign: Assign = {
   crc: 0,
   sanityCrc: 0xffff_ffff,
   sanitySize: 65536,
+  clientAddress: null,
 };
 
 const done: WorkDone = {

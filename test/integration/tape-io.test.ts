@@ -104,6 +104,24 @@ test('tape-io: label, three files, each read back byte-identical with its CRC, i
   });
 });
 
+test('tape-io: readFile into reused record buffers gives the same bytes to a consumer that copies each chunk before pulling on', async () => {
+  await withTape(async ({ drive }) => {
+    const f = file('exp/raw/ring.dat', 5 * BLOCK + 12_345);
+    await writeLabel(drive, LABEL);
+    await write(drive, f);
+    const reader = readFile(drive, 1, { bufferBytes: BLOCK, expectedSize: f.data.length, expectedCrc: adler32(f.data) });
+    const copies: Buffer[] = [];
+    const views: Buffer[] = [];
+    for await (const chunk of reader) {
+      copies.push(Buffer.from(chunk));
+      views.push(chunk);
+    }
+    assert.ok(Buffer.concat(copies).equals(f.data), 'the copies taken in time are the file');
+    assert.ok(new Set(views.map((v) => v.buffer)).size <= 3, 'the records were read into at most three buffers');
+    assert.equal((await reader.result).crc, adler32(f.data));
+  });
+});
+
 test('tape-io: checkLabel — another label → LABEL_MISMATCH; a blank tape → BLANK_CHECK; a data record → MALFORMED', async () => {
   await withTape(async ({ drive }) => {
     await assert.rejects(checkLabel(drive, LABEL), code('BLANK_CHECK'));

@@ -8,7 +8,7 @@ import { isTapestryError, TapestryError } from '../../src/errors/index.ts';
 import { VERSION } from '../../src/version.ts';
 import { ApiClient } from '../lib/api-client.ts';
 import { reportError } from '../lib/output.ts';
-import { fileAdler32, readFromTape, writeToTape, type Progress, type Ticket, type TransferOutcome } from './transfer.ts';
+import { Callback, fileAdler32, readFromTape, writeToTape, type Progress, type Ticket, type TransferOutcome } from './transfer.ts';
 
 /**
  * encp: copy files between local disk and the Tapestry namespace (Enstore's
@@ -113,7 +113,7 @@ interface Summary {
   error?: { code: string; message: string };
 }
 
-async function submit(api: ApiClient, job: Job, opts: Options): Promise<Ticket> {
+async function submit(api: ApiClient, callback: Callback, job: Job, opts: Options): Promise<Ticket> {
   const common = {
     uniqueId: `${os.hostname().replace(/[^-A-Za-z0-9_.]/g, '_')}-${process.pid}-${randomUUID()}`,
     maxRetry: opts.maxRetry,
@@ -125,7 +125,7 @@ async function submit(api: ApiClient, job: Job, opts: Options): Promise<Ticket> 
     if (!st) throw new TapestryError('USERERROR', `no such file: ${job.src.path}`);
     if (!st.isFile()) throw new TapestryError('USERERROR', `${job.src.path} is not a regular file`);
     return api.post<Ticket>('/requests', {
-      kind: 'write', ...common, path: job.dst.path, size: st.size, uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0, owner: os.userInfo().username,
+      kind: 'write', ...common, callback: await callback.listen(), path: job.dst.path, size: st.size, uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0, owner: os.userInfo().username,
       ...(opts.fileFamily !== undefined ? { fileFamily: opts.fileFamily } : {}),
       ...(opts.fileFamilyWidth !== undefined ? { fileFamilyWidth: opts.fileFamilyWidth } : {}),
       ...(opts.storageGroup !== undefined ? { storageGroup: opts.storageGroup } : {}),
@@ -135,10 +135,10 @@ async function submit(api: ApiClient, job: Job, opts: Options): Promise<Ticket> 
   return api.post<Ticket>('/requests', { kind: 'read', ...common, file: job.src.path });
 }
 
-async function run(api: ApiClient, job: Job, ticket: Ticket, opts: Options): Promise<TransferOutcome> {
+async function run(api: ApiClient, callback: Callback, job: Job, ticket: Ticket, opts: Options): Promise<TransferOutcome> {
   const bar = progressBar(opts.progress, path.basename(job.src.path));
   if (job.src.kind === 'local') {
-    const out = await writeToTape(api, ticket, job.src.path, bar);
+    const out = await writeToTape(api, ticket, callback, job.src.path, bar);
     if (opts.ecrc) {
       // Re-read what was written, from tape, and compare with what we sent.
       const back = await api.post<Ticket>('/requests', { kind: 'read', uniqueId: `${ticket.uniqueId}-ecrc`, file: out.bfid, maxRetry: opts.maxRetry });
@@ -188,17 +188,26 @@ async function main(argv: string[]): Promise<number> {
   const opts = program.opts<Options>();
   opts.progress = opts.progress && process.stderr.isTTY === true && !opts.json;
   const api = new ApiClient();
-  const jobs = await plan(api, program.args);
+  const callback = new Callback(api.baseUrl);
+  try {
+    return await transferAll(api, callback, program.args, opts);
+  } finally {
+    await callback.close();
+  }
+}
+
+async function transferAll(api: ApiClient, callback: Callback, args: string[], opts: Options): Promise<number> {
+  const jobs = await plan(api, args);
   const t0 = Date.now();
   // Queue every file first, so the library manager can order reads on a tape.
-  const tickets = await Promise.allSettled(jobs.map((j) => submit(api, j, opts)));
+  const tickets = await Promise.allSettled(jobs.map((j) => submit(api, callback, j, opts)));
   const summaries = await Promise.all(jobs.map(async (job, i): Promise<Summary> => {
     const started = Date.now();
     const base = { src: job.src.kind === 'ns' ? `tape:${job.src.path}` : job.src.path, dst: job.dst.kind === 'ns' ? `tape:${job.dst.path}` : job.dst.path };
     try {
       const t = tickets[i]!;
       if (t.status === 'rejected') throw t.reason;
-      const out = await run(api, job, t.value, opts);
+      const out = await run(api, callback, job, t.value, opts);
       const seconds = (Date.now() - started) / 1000;
       return { ...base, ok: true, bfid: out.bfid, size: out.size, crc: out.crc, volume: out.volume, fileNo: out.fileNo, mover: out.mover, seconds, rateMBps: Number((out.size / 1e6 / Math.max(seconds, 0.001)).toFixed(2)) };
     } catch (err) {

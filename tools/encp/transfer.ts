@@ -1,5 +1,6 @@
 import fs from 'node:fs/promises';
-import net from 'node:net';
+import type net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Adler32 } from '../../src/checksum/adler32.ts';
@@ -7,7 +8,9 @@ import { isTapestryError, TapestryError } from '../../src/errors/index.ts';
 import { isErrorCode } from '../../src/errors/codes.ts';
 import type { DataResult } from '../../src/protocol/index.ts';
 import { ChunkReader } from '../../movers/chunk-reader.ts';
-import { dataFrame, rawBytes, readDataFrame, writeAll } from '../../movers/data-channel.ts';
+import { dataFrame, rawBytes, readDataFrame, sendChunk, writeAll } from '../../movers/data-channel.ts';
+import { DataServer } from '../../movers/data-server.ts';
+import { connectReceiving } from '../../movers/receive-ring.ts';
 import type { ApiClient } from '../lib/api-client.ts';
 
 /** The ticket the API returns for a queued request (library-manager/intake.ts). */
@@ -48,19 +51,6 @@ export interface TransferOutcome {
   readonly attempts: number;
 }
 
-function connect(address: string): Promise<net.Socket> {
-  const i = address.lastIndexOf(':');
-  return new Promise((resolve, reject) => {
-    const socket = net.connect({ host: address.slice(0, i), port: Number(address.slice(i + 1)) });
-    socket.once('connect', () => {
-      socket.off('error', reject);
-      socket.setNoDelay(true);
-      resolve(socket);
-    });
-    socket.once('error', reject);
-  });
-}
-
 /** A failure encp itself detected: final, whatever the library manager does next. */
 class EncpFailure extends Error {
   constructor(readonly error: TapestryError) {
@@ -71,46 +61,153 @@ class EncpFailure extends Error {
 const fatal = (code: ConstructorParameters<typeof TapestryError>[0], message: string, context: Record<string, unknown> = {}): EncpFailure =>
   new EncpFailure(new TapestryError(code, message, { context }));
 
+type Assignment = NonNullable<RequestView['assignment']>;
+
+/** An open data connection with the assigned mover. */
+interface Link {
+  readonly socket: net.Socket;
+  readonly reader: ChunkReader;
+}
+
 /**
- * Follow a request until a mover is assigned, run the data transfer with it,
- * and repeat with the next assignment when the mover fails in a retryable way:
- * the library manager re-queues the request and counts the attempts; encp
- * never trusts a transfer without a matching result frame (DESIGN §5).
+ * How encp gets its data connection for an assignment: a link, or — when the
+ * request moved on first (re-queued, failed, another assignment) — the newer
+ * view of it.
  */
-async function serve(api: ApiClient, ticket: Ticket, run: (socket: net.Socket, token: string) => Promise<DataResult>): Promise<TransferOutcome> {
-  let known: { state?: string; token?: string } = {};
+type Linker = (api: ApiClient, ticket: Ticket, assignment: Assignment, view: RequestView) => Promise<Link | RequestView>;
+
+const statusPath = (ticket: Ticket): string => `/libraries/${encodeURIComponent(ticket.library)}/requests/${ticket.requestId}`;
+
+/** Long-poll once: the request's view once it differs from `known` (or after 30 s). */
+function poll(api: ApiClient, ticket: Ticket, known: { state?: string; token?: string }, signal?: AbortSignal): Promise<RequestView> {
+  const q = new URLSearchParams({ waitMs: '30000', ...(known.state ? { state: known.state } : {}), ...(known.token ? { token: known.token } : {}) });
+  return api.get<RequestView>(`${statusPath(ticket)}?${q.toString()}`, signal);
+}
+
+/**
+ * Follow a request until a mover is assigned, open the data connection with
+ * it, run the transfer, and repeat with the next assignment when the mover
+ * fails in a retryable way: the library manager re-queues the request and
+ * counts the attempts; encp never trusts a transfer without a matching result
+ * frame (DESIGN §5).
+ */
+async function serve(api: ApiClient, ticket: Ticket, link: Linker, run: (link: Link, assignment: Assignment) => Promise<DataResult>): Promise<TransferOutcome> {
   let lastError: TapestryError | null = null;
+  let view = await poll(api, ticket, {});
   for (;;) {
-    const q = new URLSearchParams({ waitMs: '30000', ...(known.state ? { state: known.state } : {}), ...(known.token ? { token: known.token } : {}) });
-    const view = await api.get<RequestView>(`/libraries/${encodeURIComponent(ticket.library)}/requests/${ticket.requestId}?${q.toString()}`);
-    known = { state: view.state, ...(view.assignment ? { token: view.assignment.token } : {}) };
     if (view.state === 'failed' || view.state === 'cancelled') {
       const code = view.error && isErrorCode(view.error.code) ? view.error.code : 'INTERNAL';
       throw new TapestryError(code, view.error?.message ?? `request ${ticket.requestId} ${view.state}`, { context: { requestId: ticket.requestId, attempts: view.attempts } });
     }
-    if (!view.assignment) {
+    const assignment = view.assignment;
+    if (!assignment) {
       if (view.state === 'done') throw lastError ?? new TapestryError('INTERNAL', `request ${ticket.requestId} finished without a transfer by this encp`);
+      view = await poll(api, ticket, { state: view.state });
       continue;
     }
-    let socket: net.Socket | null = null;
+    let opened: Link | null = null;
     try {
-      socket = await connect(view.assignment.dataAddress);
-      const result = await run(socket, view.assignment.token);
+      const linked = await link(api, ticket, assignment, view);
+      if (!('socket' in linked)) {
+        view = linked;
+        continue;
+      }
+      opened = linked;
+      const result = await run(linked, assignment);
       if (!result.ok) {
         const code = result.code ?? 'INTERNAL';
-        throw new TapestryError(code, result.message || `the mover reported ${code}`, { context: { mover: view.assignment.mover, volume: result.volume } });
+        throw new TapestryError(code, result.message || `the mover reported ${code}`, { context: { mover: assignment.mover, volume: result.volume } });
       }
-      return { bfid: result.bfid ?? ticket.bfid, size: result.size, crc: result.crc, volume: result.volume ?? view.assignment.volume, fileNo: result.fileNo, mover: view.assignment.mover, attempts: view.attempts };
+      return { bfid: result.bfid ?? ticket.bfid, size: result.size, crc: result.crc, volume: result.volume ?? assignment.volume, fileNo: result.fileNo, mover: assignment.mover, attempts: view.attempts };
     } catch (err) {
       // encp's own verdicts (its CRC differs, the local file changed) end the
       // transfer. Anything the mover reported, or a cut connection, is the
       // library manager's to judge: it re-queues the request (a new assignment
       // follows) or fails it (the next poll says with which code).
       if (err instanceof EncpFailure) throw err.error;
-      lastError = isTapestryError(err) ? err : new TapestryError('UNAVAILABLE', `data channel to ${view.assignment.mover}: ${(err as Error).message}`, { cause: err });
+      lastError = isTapestryError(err) ? err : new TapestryError('UNAVAILABLE', `data channel to ${assignment.mover}: ${(err as Error).message}`, { cause: err });
     } finally {
-      socket?.destroy();
+      opened?.socket.destroy();
     }
+    view = await poll(api, ticket, { state: view.state, token: assignment.token });
+  }
+}
+
+/** Reads: encp receives, so encp connects to the mover's data port and presents the token. */
+const connectToMover: Linker = async (_api, ticket, assignment) => {
+  const { socket, chunks } = await connectReceiving(assignment.dataAddress);
+  try {
+    await writeAll(socket, dataFrame('header', { token: assignment.token, direction: 'read', size: ticket.size, bfid: ticket.bfid }));
+  } catch (err) {
+    socket.destroy();
+    throw err;
+  }
+  return { socket, reader: new ChunkReader(chunks) };
+};
+
+/**
+ * Writes: the mover receives, so it connects to encp's callback listener
+ * (as in Enstore) and presents the token. One listener serves every write of
+ * this encp process. Its address goes into each write request; the host is
+ * TAPESTRY_CALLBACK_HOST when set, 127.0.0.1 when the API is on this machine
+ * (loopback), otherwise every interface, advertised under this host's name.
+ */
+export class Callback {
+  private server: DataServer | null = null;
+  private address: Promise<string> | null = null;
+
+  constructor(private readonly apiUrl: string) {}
+
+  /** `host:port` to put into a write request; starts listening on first use. */
+  listen(): Promise<string> {
+    this.address ??= (async () => {
+      const loopback = /^(localhost|127\.[0-9.]+|\[::1\])$/.test(new URL(this.apiUrl).hostname);
+      const host = process.env.TAPESTRY_CALLBACK_HOST ?? (loopback ? '127.0.0.1' : '0.0.0.0');
+      // A mover may take minutes to mount before it connects, and may connect
+      // before encp's poll has seen the assignment: hold such connections.
+      this.server = new DataServer({ warn: noop }, { earlyMs: 60_000, maxEarly: 64 });
+      const bound = await this.server.listen(host);
+      const port = bound.slice(bound.lastIndexOf(':') + 1);
+      return `${host === '0.0.0.0' ? os.hostname() : host}:${port}`;
+    })();
+    return this.address;
+  }
+
+  /** Wait for the assigned mover to connect, or for the request to move on without it. */
+  readonly awaitMover: Linker = async (api, ticket, assignment, view) => {
+    const server = this.server;
+    if (!server) throw new TapestryError('INTERNAL', 'write submitted without a callback listener');
+    const stop = new AbortController();
+    const arrived = server.expect(assignment.token, 24 * 3600_000);
+    const movedOn = (async (): Promise<RequestView> => {
+      let known = { state: view.state, token: assignment.token };
+      for (;;) {
+        const v = await poll(api, ticket, known, stop.signal);
+        if (v.assignment?.token !== assignment.token || v.state === 'failed' || v.state === 'cancelled' || v.state === 'done' || v.state === 'queued') return v;
+        known = { state: v.state, token: assignment.token };
+      }
+    })();
+    movedOn.catch(noop);
+    arrived.catch(noop);
+    try {
+      const first = await Promise.race([arrived.then((conn) => ({ conn })), movedOn.then((v) => ({ v }))]);
+      if ('v' in first) {
+        server.forget(assignment.token);
+        return first.v;
+      }
+      const { header } = first.conn;
+      if (header.direction !== 'write' || header.size !== ticket.size || (header.bfid !== null && header.bfid !== ticket.bfid)) {
+        first.conn.socket.destroy();
+        throw new TapestryError('MALFORMED', `the mover's data header (${header.direction}, ${header.size} bytes, ${header.bfid}) does not match the write (${ticket.size} bytes, ${ticket.bfid})`);
+      }
+      return first.conn;
+    } finally {
+      stop.abort();
+    }
+  };
+
+  async close(): Promise<void> {
+    await this.server?.close();
   }
 }
 
@@ -123,6 +220,8 @@ async function serve(api: ApiClient, ticket: Ticket, run: (socket: net.Socket, t
  * allocate 1,000 sets either.
  */
 const CHUNK_BYTES = 1024 * 1024;
+/** A file read from tape is synced to disk in steps of this many bytes while it arrives. */
+const SYNC_EVERY = 64 * 1024 * 1024;
 /** Buffers in flight on the data socket at most, per transfer (bounded memory: RING × CHUNK_BYTES). */
 const RING = 4;
 const pool: Buffer[] = [];
@@ -134,19 +233,6 @@ const giveBack = (bufs: readonly Buffer[]): void => {
 
 const noop = (): void => {};
 
-/** Resolves once the socket has handed `chunk` to the kernel, so its buffer may be reused. */
-function sendChunk(socket: net.Socket, chunk: Buffer): Promise<void> {
-  const sent = new Promise<void>((resolve, reject) => {
-    if (socket.destroyed) {
-      reject(new TapestryError('UNAVAILABLE', 'the data channel closed while sending'));
-      return;
-    }
-    socket.write(chunk, (err) => (err ? reject(err) : resolve()));
-  });
-  sent.catch(noop); // awaited before the buffer is reused; never unhandled meanwhile
-  return sent;
-}
-
 /** Write all of `buf` at the file's current position. */
 async function writeFully(fh: fs.FileHandle, buf: Buffer): Promise<void> {
   for (let done = 0; done < buf.length; ) {
@@ -155,11 +241,22 @@ async function writeFully(fh: fs.FileHandle, buf: Buffer): Promise<void> {
   }
 }
 
+/** The mover answered before encp sent everything: only a failure makes sense then. */
+async function earlyAnswer(answer: Promise<DataResult>, sent: number, size: number): Promise<DataResult> {
+  const result = await answer; // a closed channel rejects: the library manager judges what follows
+  if (result.ok) throw new TapestryError('MALFORMED', `the mover reported success after ${sent} of ${size} bytes`);
+  return result;
+}
+
 /** Stream a local file to tape; returns what the mover registered. Bounded memory: RING reused read buffers. */
-export async function writeToTape(api: ApiClient, ticket: Ticket, localPath: string, progress: Progress | null): Promise<TransferOutcome> {
-  const outcome = await serve(api, ticket, async (socket, token) => {
-    const reader = new ChunkReader(socket);
-    await writeAll(socket, dataFrame('header', { token, direction: 'write', size: ticket.size, bfid: ticket.bfid }));
+export async function writeToTape(api: ApiClient, ticket: Ticket, callback: Callback, localPath: string, progress: Progress | null): Promise<TransferOutcome> {
+  const outcome = await serve(api, ticket, callback.awaitMover, async ({ socket, reader }) => {
+    // The mover answers once, at the end, unless it fails (or refuses us)
+    // first: listen from the start so a mover that stopped reading cannot
+    // leave encp blocked on a full socket.
+    const answer = readDataFrame(reader, 'result');
+    let answered = false;
+    answer.then(() => (answered = true), () => (answered = true));
     const sum = new Adler32();
     let sent = 0;
     progress?.start(ticket.size);
@@ -168,7 +265,8 @@ export async function writeToTape(api: ApiClient, ticket: Ticket, localPath: str
     const inFlight: (Promise<void> | null)[] = ring.map(() => null);
     try {
       for (let i = 0; ; i = (i + 1) % RING) {
-        await inFlight[i]; // the socket is done with this buffer
+        await Promise.race([inFlight[i], answer]); // the socket is done with this buffer, or the mover spoke early
+        if (answered) return await earlyAnswer(answer, sent, ticket.size);
         const buf = ring[i]!;
         const { bytesRead } = await fh.read(buf, 0, buf.length, sent);
         if (bytesRead === 0) break;
@@ -187,7 +285,7 @@ export async function writeToTape(api: ApiClient, ticket: Ticket, localPath: str
     if (sent !== ticket.size) throw fatal('USERERROR', `${localPath} changed size while it was being copied (${sent} of ${ticket.size} bytes)`);
     const crc = sum.digest();
     await writeAll(socket, dataFrame('trailer', { crcAdler32: crc, size: sent }));
-    const result = await readDataFrame(reader, 'result');
+    const result = await answer;
     progress?.stop();
     if (result.ok && (result.crc !== crc || result.size !== sent)) {
       throw fatal('CRC_MISMATCH', `the mover registered adler32 ${result.crc} over ${result.size} bytes; encp sent ${crc} over ${sent}`, { bfid: ticket.bfid });
@@ -205,9 +303,7 @@ export async function writeToTape(api: ApiClient, ticket: Ticket, localPath: str
 export async function readFromTape(api: ApiClient, ticket: Ticket, destination: string, progress: Progress | null, sink: 'file' | 'discard' = 'file'): Promise<TransferOutcome> {
   const temp = path.join(path.dirname(destination), `.${path.basename(destination)}.encp-${randomBytes(4).toString('hex')}`);
   try {
-    const outcome = await serve(api, ticket, async (socket, token) => {
-      const reader = new ChunkReader(socket);
-      await writeAll(socket, dataFrame('header', { token, direction: 'read', size: ticket.size, bfid: ticket.bfid }));
+    const outcome = await serve(api, ticket, connectToMover, async ({ reader }) => {
       const sum = new Adler32();
       // Local disk trouble (no space, no permission) is final: retrying elsewhere cannot help.
       const local = (err: unknown): EncpFailure => fatal('USERERROR', `cannot write ${destination}: ${(err as Error).message}`, { destination });
@@ -220,10 +316,25 @@ export async function readFromTape(api: ApiClient, ticket: Ticket, destination: 
       let cur = 0;
       let fill = 0;
       let pending: Promise<void> | null = null;
+      // The copy must be on disk before it is renamed into place. Syncing
+      // every SYNC_EVERY bytes as we go, in the background, lets the disk
+      // write while the rest arrives, instead of one long fsync at the end
+      // (the kernel alone starts writing back only at ~10 % of RAM dirty).
+      let written = 0;
+      let syncedUpTo = 0;
+      let syncing: Promise<void> | null = null;
       const flush = async (): Promise<void> => {
         if (pending) await pending;
-        pending = writeFully(out!, bufs[cur]!.subarray(0, fill)).catch((err) => { throw local(err); });
+        const n = fill;
+        pending = writeFully(out!, bufs[cur]!.subarray(0, n)).catch((err) => { throw local(err); });
         pending.catch(noop); // awaited at the next flush or below
+        written += n;
+        if (written - syncedUpTo >= SYNC_EVERY && syncing === null) {
+          syncedUpTo = written;
+          const after = pending;
+          syncing = after.then(() => out!.datasync()).catch((err) => { throw local(err); }).finally(() => { syncing = null; });
+          syncing.catch(noop); // awaited below
+        }
         cur ^= 1;
         fill = 0;
       };
@@ -244,9 +355,11 @@ export async function readFromTape(api: ApiClient, ticket: Ticket, destination: 
         }
         if (out && fill > 0) await flush();
         if (pending) await pending;
+        if (syncing) await syncing;
         if (out) await out.sync().catch((err) => { throw local(err); });
       } finally {
         await (pending as Promise<void> | null)?.catch(noop);
+        await (syncing as Promise<void> | null)?.catch(noop);
         await out?.close();
         giveBack(bufs); // every write of them has settled
       }

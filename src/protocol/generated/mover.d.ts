@@ -450,6 +450,9 @@ export namespace tapestry {
             /** Assign sanitySize. */
             sanitySize: (number|Long);
 
+            /** Assign clientAddress. */
+            clientAddress: string;
+
             /**
              * Encodes the specified Assign message. Does not implicitly {@link tapestry.mover.Assign.verify|verify} messages.
              * @param message Assign message or plain object to encode
@@ -524,6 +527,9 @@ export namespace tapestry {
 
                 /** Assign sanitySize */
                 sanitySize?: (number|Long|null);
+
+                /** Assign clientAddress */
+                clientAddress?: (string|null);
 
                 /** Unknown fields preserved while decoding when enabled */
                 $unknowns?: Uint8Array[];

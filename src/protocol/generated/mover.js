@@ -943,6 +943,7 @@ export const tapestry = $root.tapestry = (() => {
              * @property {number|null} [crc] Assign crc
              * @property {number|null} [sanityCrc] Assign sanityCrc
              * @property {number|Long|null} [sanitySize] Assign sanitySize
+             * @property {string|null} [clientAddress] Assign clientAddress
              * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
              */
 
@@ -1110,6 +1111,14 @@ export const tapestry = $root.tapestry = (() => {
              */
             Assign.prototype.sanitySize = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
 
+            /**
+             * Assign clientAddress.
+             * @member {string} clientAddress
+             * @memberof tapestry.mover.Assign
+             * @instance
+             */
+            Assign.prototype.clientAddress = "";
+
             // OneOf field names bound to virtual getters and setters
             let $oneOfFields;
 
@@ -1175,6 +1184,8 @@ export const tapestry = $root.tapestry = (() => {
                     writer.uint32(/* id 16, wireType 0 =*/128).uint32(message.sanityCrc);
                 if (message.sanitySize != null && $Object.hasOwnProperty.call(message, "sanitySize") && (typeof message.sanitySize === "object" ? message.sanitySize.low || message.sanitySize.high : message.sanitySize !== 0))
                     writer.uint32(/* id 17, wireType 0 =*/136).uint64(message.sanitySize);
+                if (message.clientAddress != null && $Object.hasOwnProperty.call(message, "clientAddress") && message.clientAddress !== "")
+                    writer.uint32(/* id 18, wireType 2 =*/146).string(message.clientAddress);
                 if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                     for (let i = 0; i < message.$unknowns.length; ++i)
                         writer.raw(message.$unknowns[i]);
@@ -1366,6 +1377,15 @@ export const tapestry = $root.tapestry = (() => {
                                 message.sanitySize = value;
                             else
                                 delete message.sanitySize;
+                            continue;
+                        }
+                    case 18: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.clientAddress = value;
+                            else
+                                delete message.clientAddress;
                             continue;
                         }
                     }
