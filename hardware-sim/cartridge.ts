@@ -46,6 +46,8 @@ const MAX_BLOCK = 0xffff_ffff;
  * copies it out). A bigger block is written through (see writeBlock).
  */
 export const STAGING_BUFFER_BYTES = 2 * 1024 * 1024;
+/** One read of `data` serves the following records of a file up to this many bytes. */
+const READ_AHEAD_BYTES = 2 * 1024 * 1024;
 /** Index records a staging buffer holds (128 KiB), so a stream of tiny blocks also fills it. */
 const STAGING_BUFFER_RECORDS = 4096;
 /**
@@ -230,6 +232,10 @@ export class Cartridge {
   private closed = false;
   /** Serialises every file operation, so a fault injected mid-write cannot interleave with it. */
   private lock: Promise<void> = Promise.resolve();
+  /** Bytes of `data` read ahead (records of one file are contiguous); dropped by any other operation. */
+  private readAhead: { buf: Buffer; offset: number; length: number } | null = null;
+  /** The read-ahead buffer kept for reuse while the read-ahead itself is dropped. */
+  private spareReadAhead: Buffer | null = null;
 
   // Write-behind state. Records up to `count` exist in `idx`; the staged ones
   // reach the files only when their buffer is flushed.
@@ -437,9 +443,14 @@ export class Cartridge {
       this.reportFlushFailure();
       this.assertNotLost(n, 'read');
       const r = this.record(n);
-      if (r.type === 'filemark') return { kind: 'filemark' };
+      if (r.type === 'filemark') {
+        // The end of a file: let the memory go until the next one is read.
+        this.readAhead = null;
+        this.spareReadAhead = null;
+        return { kind: 'filemark' };
+      }
       if (r.type === 'synthetic') throw new TapestryError('INTERNAL', `record ${n} of ${this.label} is synthetic; not supported by format ${FORMAT_VERSION}`);
-      const data = await readFully(this.dataFh, r.size, r.dataOffset, into);
+      const data = await this.readData(r.size, r.dataOffset, into);
       const context = { label: this.label, record: n };
       if (data === null) throw new TapestryError('MEDIA_ERROR', `cartridge ${this.label}: record ${n} is missing from data`, { context });
       const actual = crc32(data);
@@ -449,7 +460,7 @@ export class Cartridge {
         });
       }
       return { kind: 'data', data };
-    });
+    }, true);
   }
 
   /**
@@ -785,9 +796,38 @@ export class Cartridge {
     if (this.readOnly) throw new TapestryError('WRITE_PROTECTED', `cartridge ${this.label} is open read-only`, { context: { label: this.label } });
   }
 
-  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+  /** One operation at a time; every operation but a read drops the read-ahead (it may change `data`). */
+  /**
+   * The data of a record, through the read-ahead: a drive reads ahead into its
+   * buffer while the host consumes, and one large read here replaces many
+   * small ones (records of a file are contiguous in `data`). Copied out into
+   * `into` (when large enough) or a new buffer, so callers own what they get.
+   */
+  private async readData(size: number, offset: number, into?: Buffer): Promise<Buffer | null> {
+    if (size > READ_AHEAD_BYTES) return readFully(this.dataFh, size, offset, into);
+    let ra = this.readAhead;
+    if (ra === null || offset < ra.offset || offset + size > ra.offset + ra.length) {
+      const buf = ra?.buf ?? this.spareReadAhead ?? Buffer.allocUnsafe(READ_AHEAD_BYTES);
+      this.spareReadAhead = null;
+      const length = Math.min(READ_AHEAD_BYTES, this.dataEnd() - offset);
+      if (length < size) return null; // the record runs past the end of `data`
+      const got = await readFully(this.dataFh, length, offset, buf);
+      // `data` shorter than the index says (blocks lost by a failed flush): only the record itself.
+      if (got === null) return readFully(this.dataFh, size, offset, into);
+      ra = this.readAhead = { buf, offset, length };
+    }
+    const out = into && into.length >= size ? into.subarray(0, size) : Buffer.allocUnsafe(size);
+    ra.buf.copy(out, 0, offset - ra.offset, offset - ra.offset + size);
+    return out;
+  }
+
+  private exclusive<T>(fn: () => Promise<T>, keepReadAhead = false): Promise<T> {
     const run = this.lock.then(() => {
       this.assertOpen();
+      if (!keepReadAhead && this.readAhead !== null) {
+        this.spareReadAhead = this.readAhead.buf;
+        this.readAhead = null;
+      }
       return fn();
     });
     this.lock = run.then(

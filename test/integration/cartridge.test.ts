@@ -245,6 +245,25 @@ test('a corrupted block fails its crc check with MEDIA_ERROR; others still read'
   });
 });
 
+test('the read-ahead never serves stale bytes: a rewrite or a corruption after a read is what the next read sees', async () => {
+  await withStore(async (store) => {
+    const cart = await store.create({ label: 'VOL001', mediaType: 'LTO-9', capacityBytes: 10 * MB });
+    const layout = await writeThreeFiles(cart);
+    await cart.writeFilemarks(8, 0);
+    // Reading record 2 reads ahead over 3 and 4 (one file, contiguous in data).
+    assert.deepEqual(await cart.readRecord(2), { kind: 'data', data: layout[2] });
+    await store.corruptRecord('VOL001', 3);
+    await assert.rejects(cart.readRecord(3), code('MEDIA_ERROR'), 'the corruption is seen, not the bytes read ahead');
+    assert.deepEqual(await cart.readRecord(4), { kind: 'data', data: layout[4] });
+    const replacement = randomBytes(333);
+    await cart.writeBlock(3, replacement); // rewrite from record 3: 4.. are gone
+    await cart.writeFilemarks(4, 0);
+    assert.deepEqual(await cart.readRecord(2), { kind: 'data', data: layout[2] });
+    assert.deepEqual(await cart.readRecord(3), { kind: 'data', data: replacement });
+    await assert.rejects(cart.readRecord(4), code('BLANK_CHECK'));
+  });
+});
+
 test('store: create, exists, list, duplicates, missing labels, one handle per label', async () => {
   await withStore(async (store) => {
     assert.deepEqual(await store.list(), []);
