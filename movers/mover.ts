@@ -201,6 +201,7 @@ export class Mover {
       if (!volume) throw new TapestryError('MALFORMED', 'assignment without a volume');
       const vol = await this.ensureMounted(volume, a.kind === 'write', log);
       conn = expectData ? await expectData : await this.connectToClient(a);
+      log.info({ event: 'mover.data_open', client: conn.socket.remoteAddress });
       done = a.kind === 'write' ? await this.write(a, volume, vol, conn, log) : await this.read(a, volume, conn, log);
       log.info({ event: 'mover.transfer_done', bfid: done.bfid, bytes: done.bytes, fileNo: done.fileNo, ms: this.deps.clock.now() - started });
     } catch (err) {
@@ -264,6 +265,7 @@ export class Mover {
       blockSize: vol.blockSize,
       expectedSize: a.size,
     });
+    log.info({ event: 'mover.data_written', fileNo, bytes: result.dataBytes, blocks: result.blocks });
     const trailer = await readDataFrame(conn.reader, 'trailer');
     if (trailer.size !== a.size || trailer.crcAdler32 !== result.crc) {
       throw new TapestryError('CRC_MISMATCH', `encp sent adler32 ${trailer.crcAdler32} over ${trailer.size} bytes, the mover computed ${result.crc} over ${result.dataBytes}`, { context: { volume, fileNo } });

@@ -14,29 +14,24 @@
  * file is what limits files/s). An untimed warm-up write mounts the volume.
  * Page cache warm (the sources were just written); nothing is dropped.
  *
- * Where the time goes, from two clocks on one host:
- *  - the server's JSON-lines log (<installation>/var/log/tapestry.log):
- *    lm.queued, lm.assign, file.positioned, file.active, mover.transfer_done;
- *  - a trace of each encp process: a module preloaded with `node --import`
- *    (written to the installation dir at run time, encp itself unchanged) that
- *    timestamps every fetch() (the REST calls) and every net.connect (the data
- *    channel: connected, closed), and the process's time origin.
- * Per file (write):
- *   submit        POST /requests round trip (file row + queue row)
+ * Where the time goes, from the server's JSON-lines log
+ * (<installation>/var/log/tapestry.log), per file (write):
  *   queue wait    lm.queued → lm.assign
- *   notify        lm.assign → encp's long poll returns the assignment
- *   connect       → data channel connected to the mover
- *   data+filemark → file.positioned (header, bytes, blocks, filemark + 2 fdatasyncs, trailer, position row in the DB)
+ *   connect       lm.assign → mover.data_open (the tape is mounted already; the
+ *                 mover connects to encp's callback, which claims it once its
+ *                 long poll has seen the assignment)
+ *   data+filemark mover.data_open → mover.data_written (the bytes in blocks, the
+ *                 filemark with its fsyncs)
+ *   trailer+position  → file.positioned (encp's CRC, the position row)
  *   registration  file.positioned → mover.transfer_done (end of data, activate)
- *   result        mover.transfer_done → encp sees the data channel close
  *   drive gap     mover.transfer_done → the next lm.assign to that mover
+ * and per scenario: encp spawn → the first lm.queued (process start, plan,
+ * submission) and the last transfer_done → the last encp exit.
  */
 import { randomFillSync } from 'node:crypto';
-import { mkdir, open, writeFile } from 'node:fs/promises';
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdir, open } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { parseSize } from '../../src/config/units.ts';
 import { encpEntryPoint, encpRun, makeBenchInstallation, makeFamilyDir, markdownTable, mean, readLog, startSystem, useEncpEntry, type LogLine, type Timed } from './system-rig.ts';
@@ -63,61 +58,8 @@ const cpuProf = values['cpu-prof'] ? path.resolve(values['cpu-prof']) : null;
 if (values.encp) useEncpEntry(values.encp);
 const out = (s: string): void => void process.stdout.write(s);
 
-/** Preloaded into every encp (`node --import`): timestamps of fetch() and net.connect, written at exit. */
-const TRACE_MODULE = `
-import { createRequire } from 'node:module';
-import { writeFileSync } from 'node:fs';
-import { performance } from 'node:perf_hooks';
-const require = createRequire(import.meta.url);
-const net = require('node:net');
-const dir = process.env.ENCP_TRACE_DIR;
-const now = () => performance.timeOrigin + performance.now();
-const ev = [{ k: 'start', t: performance.timeOrigin }];
-const realFetch = globalThis.fetch;
-globalThis.fetch = async (input, init) => {
-  const url = new URL(String(input));
-  const e = { k: 'http', m: (init && init.method) || 'GET', p: url.pathname, t0: now() };
-  ev.push(e);
-  const res = await realFetch(input, init);
-  e.t1 = now();
-  e.s = res.status;
-  if (/\\/requests(\\/\\d+)?$/.test(url.pathname)) {
-    res.clone().json().then((b) => { e.id = b.requestId; e.state = b.state; e.addr = b.assignment ? b.assignment.dataAddress : undefined; }, () => {});
-  }
-  return res;
-};
-const realConnect = net.connect;
-net.connect = function (...args) {
-  const s = realConnect.apply(this, args);
-  const o = args[0];
-  const e = { k: 'connect', port: o && typeof o === 'object' ? Number(o.port) : Number(o), t0: now() };
-  ev.push(e);
-  s.once('connect', () => { e.t1 = now(); });
-  s.once('close', () => { e.t2 = now(); });
-  return s;
-};
-process.on('exit', () => { if (dir) writeFileSync(dir + '/encp-' + process.pid + '.json', JSON.stringify(ev)); });
-`;
-
-interface HttpEv { k: 'http'; m: string; p: string; t0: number; t1?: number; s?: number; id?: number; state?: string; addr?: string }
-interface ConnectEv { k: 'connect'; port: number; t0: number; t1?: number; t2?: number }
-type TraceEv = { k: 'start'; t: number } | HttpEv | ConnectEv;
-interface Trace { start: number; http: HttpEv[]; connects: ConnectEv[] }
-
-function readTraces(dir: string): Trace[] {
-  return readdirSync(dir).filter((n) => n.endsWith('.json')).map((n) => {
-    const ev = JSON.parse(readFileSync(path.join(dir, n), 'utf8')) as TraceEv[];
-    const start = ev.find((e) => e.k === 'start') as { t: number } | undefined;
-    return {
-      start: start?.t ?? NaN,
-      http: ev.filter((e): e is HttpEv => e.k === 'http'),
-      connects: ev.filter((e): e is ConnectEv => e.k === 'connect'),
-    };
-  });
-}
-
 interface FilePhases {
-  submit: number; queueWait: number; notify: number; connect: number; data: number; registration: number; result: number; driveGap: number | null;
+  queueWait: number; connect: number; data: number; position: number; registration: number; driveGap: number | null;
 }
 
 interface ScenarioResult {
@@ -125,9 +67,8 @@ interface ScenarioResult {
   wall: number;
   filesPerSec: number;
   perFile: FilePhases[];
-  /** Per-encp costs before its first submit (s): process start → first HTTP request, first HTTP → first submit. */
-  startup: number[];
-  plan: number[];
+  /** First encp spawn → first lm.queued (s): process start, plan, submission. */
+  toFirstQueued: number;
   /** First encp spawn → first lm.assign (s). */
   toFirstAssign: number;
   /** Last mover.transfer_done → last encp exit (s). */
@@ -136,56 +77,43 @@ interface ScenarioResult {
   failed: number;
 }
 
-function analyse(name: string, lines: LogLine[], traces: Trace[], spawnAt: number, endAt: number, results: Timed[], httpPort: number): ScenarioResult {
-  const byReq = new Map<string, { queued?: number; assign?: number; mover?: string; bfid?: string; done?: number }>();
-  const byBfid = new Map<string, { positioned?: number; active?: number }>();
+function analyse(name: string, lines: LogLine[], spawnAt: number, endAt: number, results: Timed[]): ScenarioResult {
+  const byReq = new Map<string, { queued?: number; assign?: number; mover?: string; open?: number; written?: number; bfid?: string; done?: number }>();
+  const positioned = new Map<string, number>();
   const assignsByMover = new Map<string, number[]>();
   for (const l of lines) {
     const id = l.requestId === undefined ? undefined : String(l.requestId);
-    if (l.event === 'lm.queued' && id) byReq.set(id, { ...byReq.get(id), queued: l.t });
-    else if (l.event === 'lm.assign' && id) {
-      byReq.set(id, { ...byReq.get(id), assign: l.t, mover: String(l.mover) });
-      const a = assignsByMover.get(String(l.mover)) ?? [];
+    if (l.event === 'file.positioned') positioned.set(String(l.bfid), l.t);
+    if (!id) continue;
+    const r = byReq.get(id) ?? {};
+    byReq.set(id, r);
+    if (l.event === 'lm.queued') r.queued = l.t;
+    else if (l.event === 'lm.assign') {
+      r.assign = l.t;
+      r.mover = String(l.mover);
+      const a = assignsByMover.get(r.mover) ?? [];
       a.push(l.t);
-      assignsByMover.set(String(l.mover), a);
-    } else if (l.event === 'mover.transfer_done' && id && l.kind === 'write') byReq.set(id, { ...byReq.get(id), done: l.t, bfid: String(l.bfid) });
-    else if (l.event === 'file.positioned') byBfid.set(String(l.bfid), { ...byBfid.get(String(l.bfid)), positioned: l.t });
-    else if (l.event === 'file.active') byBfid.set(String(l.bfid), { ...byBfid.get(String(l.bfid)), active: l.t });
+      assignsByMover.set(r.mover, a);
+    } else if (l.event === 'mover.data_open') r.open = l.t;
+    else if (l.event === 'mover.data_written') r.written = l.t;
+    else if (l.event === 'mover.transfer_done' && l.kind === 'write') {
+      r.done = l.t;
+      r.bfid = String(l.bfid);
+    }
   }
   const perFile: FilePhases[] = [];
-  const startup: number[] = [];
-  const plan: number[] = [];
-  for (const tr of traces) {
-    const first = tr.http[0];
-    const firstSubmit = tr.http.find((h) => h.m === 'POST' && h.p.endsWith('/requests'));
-    if (first) startup.push((first.t0 - tr.start) / 1000);
-    if (first && firstSubmit) plan.push((firstSubmit.t0 - first.t0) / 1000);
-    const dataConnects = tr.connects.filter((c) => c.port !== httpPort && c.t1 !== undefined).sort((a, b) => a.t0 - b.t0);
-    const used = new Set<ConnectEv>();
-    for (const post of tr.http.filter((h) => h.m === 'POST' && h.p.endsWith('/requests') && h.id !== undefined)) {
-      const id = String(post.id);
-      const s = byReq.get(id);
-      if (!s?.queued || !s.assign || !s.done || !s.bfid) continue;
-      const f = byBfid.get(s.bfid);
-      if (!f?.positioned) continue;
-      const poll = tr.http.filter((h) => h.p.endsWith(`/requests/${id}`) && h.addr !== undefined && h.t1 !== undefined).sort((a, b) => a.t1! - b.t1!)[0];
-      if (!poll) continue;
-      const port = Number(poll.addr!.slice(poll.addr!.lastIndexOf(':') + 1));
-      const conn = dataConnects.find((c) => !used.has(c) && c.port === port && c.t0 >= poll.t1! - 1);
-      if (!conn) continue;
-      used.add(conn);
-      const later = (assignsByMover.get(s.mover!) ?? []).filter((t) => t >= s.done!).sort((a, b) => a - b)[0];
-      perFile.push({
-        submit: post.t1! - post.t0,
-        queueWait: s.assign - s.queued,
-        notify: poll.t1! - s.assign,
-        connect: conn.t1! - poll.t1!,
-        data: f.positioned - conn.t1!,
-        registration: s.done - f.positioned,
-        result: (conn.t2 ?? NaN) - s.done,
-        driveGap: later === undefined ? null : later - s.done,
-      });
-    }
+  for (const r of byReq.values()) {
+    const pos = r.bfid ? positioned.get(r.bfid) : undefined;
+    if (r.queued === undefined || r.assign === undefined || r.open === undefined || r.written === undefined || r.done === undefined || pos === undefined) continue;
+    const later = (assignsByMover.get(r.mover!) ?? []).filter((t) => t >= r.done!).sort((a, b) => a - b)[0];
+    perFile.push({
+      queueWait: r.assign - r.queued,
+      connect: r.open - r.assign,
+      data: r.written - r.open,
+      position: pos - r.written,
+      registration: r.done - pos,
+      driveGap: later === undefined ? null : later - r.done,
+    });
   }
   const assigns = lines.filter((l) => l.event === 'lm.assign').map((l) => l.t);
   const dones = lines.filter((l) => l.event === 'mover.transfer_done').map((l) => l.t);
@@ -195,8 +123,7 @@ function analyse(name: string, lines: LogLine[], traces: Trace[], spawnAt: numbe
     wall: (endAt - spawnAt) / 1000,
     filesPerSec: nFiles / ((endAt - spawnAt) / 1000),
     perFile,
-    startup,
-    plan,
+    toFirstQueued: (Math.min(...lines.filter((l) => l.event === 'lm.queued').map((l) => l.t)) - spawnAt) / 1000,
     toFirstAssign: (Math.min(...assigns) - spawnAt) / 1000,
     tail: (endAt - Math.max(...dones)) / 1000,
     drives: assignsByMover.size,
@@ -212,17 +139,11 @@ const inst = await makeBenchInstallation({
     [/^    mount_min_bytes: .*$/m, '    mount_min_bytes: 1kB'],
   ],
 });
-const tracePath = path.join(inst.dir, 'encp-trace.mjs');
-await writeFile(tracePath, TRACE_MODULE);
-const encpNodeArgs = (traceDir: string): { args: string[]; env: NodeJS.ProcessEnv } => ({
-  args: ['--import', pathToFileURL(tracePath).href, ...(cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${path.join(cpuProf, 'encp')}`] : [])],
-  env: { ENCP_TRACE_DIR: traceDir },
-});
+const encpNodeArgs = cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${path.join(cpuProf, 'encp')}`] : [];
 const sys = await startSystem(inst.configFile, cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${path.join(cpuProf, 'server')}`] : []).catch(async (err: unknown) => {
   await inst.remove();
   throw err;
 });
-const httpPort = Number(new URL(sys.url).port);
 // Ctrl-C on the benchmark: stop Tapestry (its own process group) and remove the installation.
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   process.once(sig, () => void sys.stop().then(() => (values.keep ? undefined : inst.remove())).finally(() => process.exit(130)));
@@ -244,16 +165,14 @@ async function makeSources(dir: string): Promise<string[]> {
   return names;
 }
 
-async function scenario(name: string, nsDir: string, groups: string[][], traceDir: string): Promise<ScenarioResult> {
-  await mkdir(traceDir, { recursive: true });
+async function scenario(name: string, nsDir: string, groups: string[][]): Promise<ScenarioResult> {
   await makeFamilyDir(sys.env, nsDir, 'small', width);
   const from = readLog(inst.dir).length;
-  const { args, env } = encpNodeArgs(traceDir);
   const spawnAt = Date.now();
-  const results = await Promise.all(groups.map((g) => encpRun([...g, nsDir], { ...sys.env, ...env }, args)));
+  const results = await Promise.all(groups.map((g) => encpRun([...g, nsDir], sys.env, encpNodeArgs)));
   const endAt = Date.now();
   for (const r of results) if (r.code !== 0) out(`encp exited ${r.code}: ${r.stderr.slice(0, 500)}\n`);
-  return analyse(name, readLog(inst.dir, from).lines, readTraces(traceDir), spawnAt, endAt, results, httpPort);
+  return analyse(name, readLog(inst.dir, from).lines, spawnAt, endAt, results);
 }
 
 const ms = (x: number): string => (Number.isFinite(x) ? x.toFixed(1) : '-');
@@ -272,27 +191,25 @@ try {
 
   const all: ScenarioResult[] = [];
   for (let run = 1; run <= runs; run++) {
-    all.push(await scenario(`A. 1 encp x ${nFiles} files`, `/exp/small/a${run}`, [sources], path.join(work, `trace-a${run}`)));
+    all.push(await scenario(`A. 1 encp x ${nFiles} files`, `/exp/small/a${run}`, [sources]));
     const per = Math.ceil(nFiles / nParallel);
     const groups = Array.from({ length: nParallel }, (_, i) => sources.slice(i * per, (i + 1) * per)).filter((g) => g.length > 0);
-    all.push(await scenario(`B. ${groups.length} encp x ${per} files in parallel`, `/exp/small/b${run}`, groups, path.join(work, `trace-b${run}`)));
+    all.push(await scenario(`B. ${groups.length} encp x ${per} files in parallel`, `/exp/small/b${run}`, groups));
   }
 
   out(markdownTable(
-    ['scenario', 'wall s', 'files/s', 'MB/s', 'drives', 'failed encp', 'files traced'],
+    ['scenario', 'wall s', 'files/s', 'MB/s', 'drives', 'failed encp', 'files with all phases'],
     all.map((r) => [r.name, r.wall.toFixed(2), r.filesPerSec.toFixed(1), ((nFiles * size) / 1e6 / r.wall).toFixed(1), String(r.drives), String(r.failed), String(r.perFile.length)]),
     ['l', 'r', 'r', 'r', 'r', 'r', 'r'],
   ) + '\n\n');
 
   // Per-file latency phases (mean ms): concurrent files overlap, so these do not add up to the wall time.
   const phaseRows: [string, (p: FilePhases) => number | null][] = [
-    ['submit (POST /requests)', (p) => p.submit],
     ['queue wait (queued -> assign)', (p) => p.queueWait],
-    ['notify (assign -> long poll returns)', (p) => p.notify],
-    ['connect (-> data channel open)', (p) => p.connect],
-    ['data + filemark + position row (-> file.positioned)', (p) => p.data],
+    ['connect (assign -> mover.data_open)', (p) => p.connect],
+    ['data + filemark (-> mover.data_written)', (p) => p.data],
+    ['trailer + position row (-> file.positioned)', (p) => p.position],
     ['registration (-> transfer_done)', (p) => p.registration],
-    ['result (-> encp sees close)', (p) => p.result],
     ['drive gap (done -> next assign)', (p) => p.driveGap],
   ];
   const col = (r: ScenarioResult, pick: (p: FilePhases) => number | null): string => ms(mean(r.perFile.map(pick).filter((x): x is number => x !== null && Number.isFinite(x))));
@@ -304,15 +221,15 @@ try {
   out('Wall clock, split (s, and ms per file = s / files):\n\n');
   const wallRows = all.map((r) => {
     const cyc = (pick: (p: FilePhases) => number | null): number => r.perFile.map(pick).filter((x): x is number => x !== null && Number.isFinite(x)).reduce((a, b) => a + b, 0) / 1000 / Math.max(1, r.drives);
-    const notifyConnect = cyc((p) => p.notify + p.connect);
-    const data = cyc((p) => p.data);
+    const connect = cyc((p) => p.connect);
+    const data = cyc((p) => p.data + p.position);
     const reg = cyc((p) => p.registration);
     const gap = cyc((p) => p.driveGap);
     const perFileMs = (s: number): string => `${s.toFixed(2)} (${((s * 1000) / nFiles).toFixed(1)})`;
-    return [r.name, r.wall.toFixed(2), `${mean(r.startup).toFixed(2)} / ${mean(r.plan).toFixed(2)}`, perFileMs(r.toFirstAssign), perFileMs(notifyConnect), perFileMs(data), perFileMs(reg), perFileMs(gap), perFileMs(r.tail)];
+    return [r.name, r.wall.toFixed(2), r.toFirstQueued.toFixed(2), perFileMs(r.toFirstAssign), perFileMs(connect), perFileMs(data), perFileMs(reg), perFileMs(gap), perFileMs(r.tail)];
   });
   out(markdownTable(
-    ['scenario', 'wall', 'encp start / plan (mean per process)', 'spawn -> first assign', 'notify + connect', 'data + filemark', 'registration', 'drive gap', 'last done -> exit'],
+    ['scenario', 'wall', 'spawn -> first queued', 'spawn -> first assign', 'connect', 'data + filemark + position', 'registration', 'drive gap', 'last done -> exit'],
     wallRows,
     ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
   ) + '\n');
