@@ -129,7 +129,8 @@ export function fileClerkRoutes(clerk: FileClerk): FastifyPluginAsync {
       schema: {
         tags: ['volumes'],
         summary: 'Every file row on a volume, in tape order',
-        params: { type: 'object', required: ['label'], properties: { label: labelSchema } },
+        // A deleted volume (LABEL.deleted) still lists the files it held.
+        params: { type: 'object', required: ['label'], properties: { label: { ...labelSchema, pattern: '^[A-Z0-9]{6,8}(\\.deleted)?$' } } },
         response: { 200: { type: 'array', items: fileRecordSchema }, ...errors },
       },
     }, async (req) => clerk.volumeFiles(req.params.label));

@@ -28,6 +28,11 @@ export function intakeVerdict(state: LibraryState, kind: RequestKind): IntakeVer
 /** Whether queued work of this kind may be handed to a mover. */
 export function dispatchAllowed(state: LibraryState, kind: RequestKind): boolean {
   switch (state) {
+    // `locked` is Enstore's draining (`--start-draining`): new requests are refused
+    // and nothing queued is handed out, so the drives empty as the transfers at
+    // movers finish (an operator locks to service the library, not to run the
+    // queue dry). Work already at a mover is never interrupted.
+    case 'locked':
     case 'pause':
     case 'broken':
       return false;
@@ -35,9 +40,7 @@ export function dispatchAllowed(state: LibraryState, kind: RequestKind): boolean
       return kind === 'write';
     case 'nowrite':
       return kind === 'read';
-    // `locked` is Enstore's draining (`--start-draining`): new requests are refused,
-    // queued ones still run. `ignore` drops new requests and runs the rest.
-    case 'locked':
+    // `ignore` drops new requests and runs the rest.
     case 'ignore':
     case 'unlocked':
       return true;

@@ -2,7 +2,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type pg from 'pg';
 import { TapestryError } from '../src/errors/index.ts';
 import type { Intake } from './intake.ts';
-import { openRequests } from './queue-repo.ts';
+import { openRequests, type RequestRow } from './queue-repo.ts';
 import type { LibraryManager } from './service.ts';
 
 const errors = { '4xx': { $ref: 'Error#' }, '5xx': { $ref: 'Error#' } };
@@ -36,6 +36,8 @@ const viewSchema = {
 /** Transfer requests (encp's side of the library manager) and the queue report. */
 export function requestRoutes(intake: Intake, managers: ReadonlyMap<string, LibraryManager>, pool: pg.Pool): FastifyPluginAsync {
   return async (app) => {
+    await app.register(adminRoutes(managers, pool));
+
     app.post<{ Body: { kind: 'write'; uniqueId: string; path: string; size: number; priority?: number; maxRetry?: number; dismountDelayMs?: number; fileFamily?: string; fileFamilyWidth?: number; storageGroup?: string; uid?: number; gid?: number; owner?: string; callback?: string } | { kind: 'read'; uniqueId: string; file: string; priority?: number; maxRetry?: number; dismountDelayMs?: number } }>('/requests', {
       schema: {
         tags: ['transfers'],
@@ -110,7 +112,7 @@ export function requestRoutes(intake: Intake, managers: ReadonlyMap<string, Libr
     app.post<{ Params: { library: string }; Body: { state: string; reason?: string } }>('/libraries/:library/state', {
       schema: {
         tags: ['libraries'],
-        summary: 'Set the library manager state: unlocked, locked (refuse new requests), ignore (accept and drop), pause (hold), noread, nowrite',
+        summary: 'Set the library manager state: unlocked, locked (refuse new requests and hold queued ones: drain), ignore (accept and drop), pause (accept and hold), noread, nowrite; transfers at movers always finish',
         params: { type: 'object', required: ['library'], properties: { library: { type: 'string' } } },
         body: {
           type: 'object',
@@ -118,12 +120,24 @@ export function requestRoutes(intake: Intake, managers: ReadonlyMap<string, Libr
           additionalProperties: false,
           properties: { state: { type: 'string', enum: ['unlocked', 'locked', 'ignore', 'pause', 'noread', 'nowrite'] }, reason: { type: 'string', maxLength: 500 } },
         },
-        response: { 200: { type: 'object', properties: { library: { type: 'string' }, state: { type: 'string' }, previous: { type: 'string' } } }, ...errors },
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              library: { type: 'string' }, state: { type: 'string' }, previous: { type: 'string' },
+              inFlight: { type: 'integer', description: 'requests at movers (assigned or active): they finish whatever the state' },
+              queued: { type: 'integer' },
+            },
+          },
+          ...errors,
+        },
       },
     }, async (req) => {
       const lm = managers.get(req.params.library);
       if (!lm) throw new TapestryError('NOT_FOUND', `no library "${req.params.library}"`);
-      return lm.setLibraryState(req.body.state as Parameters<LibraryManager['setLibraryState']>[0], req.body.reason ?? null);
+      const changed = await lm.setLibraryState(req.body.state as Parameters<LibraryManager['setLibraryState']>[0], req.body.reason ?? null);
+      const open = await openRequests(pool, req.params.library);
+      return { ...changed, inFlight: open.filter((r) => r.state !== 'queued').length, queued: open.filter((r) => r.state === 'queued').length };
     });
 
     app.get<{ Params: { library: string } }>('/libraries/:library/queue', {
@@ -148,5 +162,104 @@ export function requestRoutes(intake: Intake, managers: ReadonlyMap<string, Libr
         })),
       };
     });
+  };
+}
+
+const requestSummarySchema = {
+  type: 'object',
+  properties: {
+    id: { type: 'integer' }, library: { type: 'string' }, kind: { type: 'string' }, state: { type: 'string' }, priority: { type: 'integer' },
+    key: { type: 'string' }, bfid: { type: ['string', 'null'] }, mover: { type: ['string', 'null'] }, error: { type: ['string', 'null'] },
+  },
+} as const;
+
+const requestSummary = (r: RequestRow): Record<string, unknown> => ({
+  id: r.id, library: r.library, kind: r.kind, state: r.state, priority: r.priority, key: r.key, bfid: r.bfid, mover: r.mover,
+  error: r.errorCode ? `${r.errorCode}: ${r.errorMessage ?? ''}` : null,
+});
+
+const idParams = { type: 'object', required: ['id'], properties: { id: { type: 'integer', minimum: 1 } } } as const;
+
+/**
+ * Operator administration (Enstore's `library --priority ID N`, `--delete-work ID`,
+ * `mover --offline/--online`): each goes to the library manager that owns the
+ * request or the mover.
+ */
+function adminRoutes(managers: ReadonlyMap<string, LibraryManager>, pool: pg.Pool): FastifyPluginAsync {
+  const managerOf = async (sql: string, key: string | number, what: string): Promise<LibraryManager> => {
+    const { rows } = await pool.query<{ library: string }>(sql, [key]);
+    const lm = rows[0] ? managers.get(rows[0].library) : undefined;
+    if (!lm) throw new TapestryError('NOT_FOUND', `no ${what}`, { context: { id: key } });
+    return lm;
+  };
+  const requestManager = (id: number): Promise<LibraryManager> => managerOf('SELECT library FROM requests WHERE id = $1', id, `request ${id}`);
+  const moverManager = (name: string): Promise<LibraryManager> => managerOf('SELECT library FROM movers WHERE name = $1', name, `mover "${name}"`);
+
+  return async (app) => {
+    app.post<{ Params: { id: number }; Body: { priority: number } }>('/requests/:id/priority', {
+      schema: {
+        tags: ['libraries'],
+        summary: 'Change the base priority of a queued request (refused once it is at a mover or finished)',
+        params: idParams,
+        body: { type: 'object', required: ['priority'], additionalProperties: false, properties: { priority: common.priority } },
+        response: { 200: requestSummarySchema, ...errors },
+      },
+    }, async (req) => requestSummary(await (await requestManager(req.params.id)).setPriority(req.params.id, req.body.priority)));
+
+    app.post<{ Params: { id: number }; Body: { by?: string; reason?: string } | undefined }>('/requests/:id/cancel', {
+      schema: {
+        tags: ['libraries'],
+        summary: 'Cancel a queued request: its encp fails with CANCELLED (refused once it is at a mover or finished)',
+        params: idParams,
+        body: { type: 'object', additionalProperties: false, properties: { by: { type: 'string', minLength: 1, maxLength: 64 }, reason: { type: 'string', maxLength: 500 } } },
+        response: { 200: requestSummarySchema, ...errors },
+      },
+    }, async (req) => requestSummary(await (await requestManager(req.params.id)).cancel(req.params.id, req.body?.by ?? 'operator', req.body?.reason ?? null)));
+
+    app.get('/movers', {
+      schema: {
+        tags: ['libraries'],
+        summary: 'Every configured mover: its drive, the operator\'s online/offline, and what it is doing if connected',
+        response: {
+          200: {
+            type: 'array',
+            items: {
+              type: 'object',
+              properties: {
+                name: { type: 'string' }, library: { type: 'string' }, drive: { type: 'string' }, driveState: { type: 'string' },
+                adminState: { type: 'string', enum: ['online', 'offline'] }, connected: { type: 'boolean' }, state: { type: 'string' },
+                volume: { type: ['string', 'null'] }, requestId: { type: ['integer', 'null'] },
+              },
+            },
+          },
+          ...errors,
+        },
+      },
+    }, async () => {
+      const { rows } = await pool.query<{ name: string; library: string; drive: string; drive_state: string }>(
+        'SELECT m.name, m.library, m.drive, d.state AS drive_state FROM movers m JOIN drives d ON d.name = m.drive ORDER BY m.name',
+      );
+      const live = new Map([...managers.values()].flatMap((lm) => lm.moverSummary().map((m) => [m.name, m] as const)));
+      return rows.map((r) => {
+        const m = live.get(r.name);
+        return {
+          name: r.name, library: r.library, drive: r.drive, driveState: r.drive_state, adminState: r.drive_state === 'offline' ? 'offline' : 'online',
+          connected: m !== undefined, state: m?.state ?? 'disconnected', volume: m?.volume ?? null, requestId: m?.requestId ?? null,
+        };
+      });
+    });
+
+    app.post<{ Params: { name: string }; Body: { state: 'online' | 'offline' } }>('/movers/:name/state', {
+      schema: {
+        tags: ['libraries'],
+        summary: 'Take a mover offline (no new work; a transfer in flight finishes, then its tape is dismounted) or back online',
+        params: { type: 'object', required: ['name'], properties: { name: { type: 'string', maxLength: 64 } } },
+        body: { type: 'object', required: ['state'], additionalProperties: false, properties: { state: { type: 'string', enum: ['online', 'offline'] } } },
+        response: {
+          200: { type: 'object', properties: { mover: { type: 'string' }, state: { type: 'string' }, previous: { type: 'string' }, busy: { type: 'boolean' } } },
+          ...errors,
+        },
+      },
+    }, async (req) => (await moverManager(req.params.name)).setMoverAdminState(req.params.name, req.body.state));
   };
 }

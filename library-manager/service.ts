@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import type pg from 'pg';
-import { raiseAlarm } from '../src/alarms/index.ts';
+import { alarmKey, raiseAlarm } from '../src/alarms/index.ts';
 import { isTapestryError, TapestryError, type ErrorCode } from '../src/errors/index.ts';
 import { errorSpec, isErrorCode } from '../src/errors/codes.ts';
 import type { Logger } from '../src/logging/index.ts';
@@ -87,6 +87,8 @@ export class LibraryManager {
   private readonly movers = new Map<string, MoverSlot>();
   private readonly assignments = new Map<number, Assignment>();
   private readonly waiters = new Map<number, Set<() => void>>();
+  /** Movers an operator took offline (their drive's `drives.state = 'offline'`): no new work. */
+  private readonly offline = new Set<string>();
   private server: net.Server | null = null;
   private scheduling: Promise<void> = Promise.resolve();
   private rescheduleWanted = false;
@@ -109,6 +111,11 @@ export class LibraryManager {
   async start(host = '127.0.0.1', port = 0): Promise<string> {
     const requeued = await requeueForLibrary(this.deps.pool, this.deps.library);
     if (requeued.length > 0) this.log.warn({ event: 'lm.requeued_on_start', count: requeued.length });
+    const { rows: offline } = await this.deps.pool.query<{ name: string }>(
+      `SELECT m.name FROM movers m JOIN drives d ON d.name = m.drive WHERE m.library = $1 AND d.state = 'offline'`,
+      [this.deps.library],
+    );
+    for (const m of offline) this.offline.add(m.name);
     this.server = net.createServer((socket) => this.accept(socket));
     await new Promise<void>((resolve, reject) => {
       this.server!.once('error', reject);
@@ -188,7 +195,7 @@ export class LibraryManager {
       attempts: row.attempts,
       assignment: open ? this.assignments.get(row.id) ?? null : null,
       result: row.result,
-      error: row.errorCode && (row.state === 'failed' || row.state === 'queued') ? { code: row.errorCode, message: row.errorMessage ?? '' } : null,
+      error: row.errorCode && (row.state === 'failed' || row.state === 'queued' || row.state === 'cancelled') ? { code: row.errorCode, message: row.errorMessage ?? '' } : null,
     };
   }
 
@@ -223,9 +230,69 @@ export class LibraryManager {
     for (const wake of [...(this.waiters.get(id) ?? [])]) wake();
   }
 
-  /** Connected movers, for reports. */
-  moverSummary(): { name: string; state: string; volume: string | null; requestId: number | null; dataAddress: string }[] {
-    return [...this.movers.values()].map((m) => ({ name: m.name, state: m.state, volume: m.volume, requestId: m.requestId, dataAddress: m.hello.dataAddress }));
+  /** Connected movers, for reports; `adminState` is the operator's online/offline. */
+  moverSummary(): { name: string; state: string; adminState: 'online' | 'offline'; volume: string | null; requestId: number | null; dataAddress: string }[] {
+    return [...this.movers.values()].map((m) => ({
+      name: m.name, state: m.state, adminState: this.offline.has(m.name) ? 'offline' : 'online', volume: m.volume, requestId: m.requestId, dataAddress: m.hello.dataAddress,
+    }));
+  }
+
+  // --- operator administration (Enstore's `library --priority/--delete-work`, `mover --offline`) ---
+
+  /** A queued request gets another base priority; work already at a mover is not touched. */
+  async setPriority(id: number, priority: number): Promise<RequestRow> {
+    const { rowCount } = await this.deps.pool.query(`UPDATE requests SET priority = $3 WHERE id = $1 AND library = $2 AND state = 'queued'`, [id, this.deps.library, priority]);
+    if (rowCount !== 1) throw await this.notQueued(id, 'change the priority of');
+    this.log.warn({ event: 'lm.priority', requestId: id, priority });
+    this.schedule();
+    return (await getRequest(this.deps.pool, id))!;
+  }
+
+  /**
+   * queued → cancelled. The waiting encp sees the state and fails with CANCELLED;
+   * a write's file entry is given up so its path is free again.
+   */
+  async cancel(id: number, by: string, reason: string | null): Promise<RequestRow> {
+    const message = `request ${id} was cancelled by ${by}${reason ? `: ${reason}` : ''}`;
+    const { rows } = await this.deps.pool.query<{ kind: string; bfid: string | null }>(
+      `UPDATE requests SET state = 'cancelled', error_code = 'CANCELLED', error_message = $3, finished_at = now()
+       WHERE id = $1 AND library = $2 AND state = 'queued' RETURNING kind, bfid`,
+      [id, this.deps.library, message],
+    );
+    const row = rows[0];
+    if (!row) throw await this.notQueued(id, 'cancel');
+    if (row.kind === 'write' && row.bfid) await this.deps.onWriteFailed?.(row.bfid).catch((err) => this.log.warn({ event: 'lm.abandon_failed', bfid: row.bfid, err }));
+    this.log.warn({ event: 'lm.cancelled', requestId: id, by, reason });
+    this.notify(id);
+    return (await getRequest(this.deps.pool, id))!;
+  }
+
+  private async notQueued(id: number, what: string): Promise<TapestryError> {
+    const row = await getRequest(this.deps.pool, id);
+    if (!row || row.library !== this.deps.library) return new TapestryError('NOT_FOUND', `no request ${id} in library ${this.deps.library}`, { context: { id } });
+    const where = row.mover ? ` on mover ${row.mover}` : '';
+    return new TapestryError('CONFLICT', `request ${id} is ${row.state}${where}; only a queued request can be changed, cannot ${what} it`, { context: { id, state: row.state } });
+  }
+
+  /**
+   * Take a mover offline (no new work; a transfer in flight finishes, then its
+   * tape is dismounted) or back online. Kept as its drive's state, so a
+   * reconnecting mover or a restarted library manager does not undo it.
+   */
+  async setMoverAdminState(mover: string, state: 'online' | 'offline'): Promise<{ mover: string; state: string; previous: string; busy: boolean }> {
+    const { rows } = await this.deps.pool.query<{ previous: string }>(
+      `WITH m AS (SELECT d.name, d.state AS previous FROM movers m JOIN drives d ON d.name = m.drive WHERE m.name = $1 AND m.library = $2 FOR UPDATE OF d)
+       UPDATE drives d SET state = CASE WHEN $3 = 'offline' THEN 'offline' WHEN d.state = 'offline' THEN 'up' ELSE d.state END, updated_at = now()
+       FROM m WHERE d.name = m.name RETURNING m.previous`,
+      [mover, this.deps.library, state],
+    );
+    if (!rows[0]) throw new TapestryError('NOT_FOUND', `no mover "${mover}" in library ${this.deps.library}`, { context: { mover } });
+    if (state === 'offline') this.offline.add(mover);
+    else this.offline.delete(mover);
+    const slot = this.movers.get(mover);
+    this.log.warn({ event: 'lm.mover_admin', mover, state, busy: slot?.requestId != null });
+    this.schedule();
+    return { mover, state, previous: rows[0].previous === 'offline' ? 'offline' : 'online', busy: slot !== undefined && slot.requestId !== null };
   }
 
   // --- mover sessions -----------------------------------------------------------------
@@ -316,7 +383,8 @@ export class LibraryManager {
         if (done.errorCode === 'CRC_MISMATCH') {
           // Data on tape (or on its way) is not what the catalogue says: an operator must look.
           await raiseAlarm(this.deps.pool, {
-            key: `CRC_MISMATCH:${done.volume}:${done.bfid}`,
+            // Keyed by the file, as the file clerk keys its own: one cause, one alarm.
+            key: alarmKey('CRC_MISMATCH', done.bfid || done.volume || 'unknown'),
             severity: 'error',
             code: 'CRC_MISMATCH',
             message: `CRC mismatch on ${done.volume} (bfid ${done.bfid}) with mover ${slot.name}: ${done.message}`,
@@ -393,7 +461,8 @@ export class LibraryManager {
   }
 
   private async pass(): Promise<void> {
-    const free = [...this.movers.values()].filter((m) => (m.state === 'idle' || m.state === 'have_bound') && m.requestId === null && !m.dismounting);
+    this.dismountOffline();
+    const free = [...this.movers.values()].filter((m) => (m.state === 'idle' || m.state === 'have_bound') && m.requestId === null && !m.dismounting && !this.offline.has(m.name));
     if (free.length === 0) return;
     const [rows, libraryState] = await Promise.all([openRequests(this.deps.pool, this.deps.library), this.libraryState()]);
     let volumes = await this.mountedVolumes();
@@ -506,6 +575,16 @@ export class LibraryManager {
     };
   }
 
+  /** An offline mover keeps no tape: once its transfer is done, its bound volume goes home. */
+  private dismountOffline(): void {
+    for (const slot of this.movers.values()) {
+      if (!this.offline.has(slot.name) || slot.state !== 'have_bound' || !slot.volume || slot.requestId !== null || slot.dismounting) continue;
+      slot.dismounting = true;
+      slot.session.send('dismount', { volume: slot.volume });
+      this.log.info({ event: 'lm.dismount', mover: slot.name, volume: slot.volume, reason: 'mover is offline' });
+    }
+  }
+
   /** Volumes in, or on their way to, the drives of the other movers. */
   private volumesAtOtherMovers(slot: MoverSlot): string[] {
     return [...this.movers.values()].filter((m) => m !== slot).flatMap((m) => [m.volume, m.assignedVolume]).filter((l): l is string => l !== null);
@@ -532,7 +611,8 @@ export class LibraryManager {
   private moverView(m: MoverSlot, volumes: Map<string, Omit<MountedVolume, 'location'>>): MoverView {
     const label = m.assignedVolume ?? m.volume;
     const facts = label ? volumes.get(label) : undefined;
-    const state = m.state === 'busy' ? 'active' : m.state;
+    // An offline mover is never given work, nor left work as a bound tape's owner.
+    const state = m.state === 'busy' ? 'active' : this.offline.has(m.name) ? 'offline' : m.state;
     return {
       name: m.name,
       state,

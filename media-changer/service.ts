@@ -149,6 +149,18 @@ export class MediaChangerService {
       return { label, drive: driveName, toSlot: slot };
     });
   }
+
+  /** Robot IMPORT: move a cartridge an operator put into a mail slot to the first free storage slot. */
+  async enter(label: string): Promise<{ label: string; mailslot: number; slot: number }> {
+    const inv = await this.deps.changer.inventory();
+    const mailslot = inv.mailslots.find((m) => m.label === label)?.address.index;
+    if (mailslot === undefined) throw new TapestryError('NOT_FOUND', `${label} is not in a mail slot of robot ${this.deps.robot.name}`, { context: { label } });
+    const slot = inv.slots.find((s) => s.label === null)?.address.index;
+    if (slot === undefined) throw new TapestryError('ELEMENT_FULL', `robot ${this.deps.robot.name} has no free slot for ${label}`, { context: { label } });
+    await this.deps.changer.import(mailslot, slot);
+    this.deps.log.info({ event: 'robot.entered', label, mailslot, slot });
+    return { label, mailslot, slot };
+  }
 }
 
 function findLabel(inv: RobotInventory, label: string, kind: 'slot'): number | null {

@@ -130,9 +130,9 @@ export function readAvailability(v: VolumeFacts): Availability {
 export function writeAvailability(v: VolumeFacts, request: { size?: number; family?: VolumeFamily } = {}): Availability {
   const refused = accessCheck(v);
   if (refused) return refused;
-  for (const state of [v.systemInhibit.state, v.userInhibit.state]) {
-    if (state === 'full') return refuse('NOSPACE', 'full', `Volume ${v.label} is full.`);
-    if (state !== 'none') return refuse('READONLY', state, `Volume ${v.label} is ${state}.`);
+  for (const [who, state] of [['', v.systemInhibit.state], [' (set by an operator)', v.userInhibit.state]] as const) {
+    if (state === 'full') return refuse('NOSPACE', 'full', `Volume ${v.label} is full${who}.`);
+    if (state !== 'none') return refuse('READONLY', state, `Volume ${v.label} is ${state}${who}.`);
   }
   if (v.writeProtected === 'y') return refuse('WRITE_PROTECTED', 'write_protected', `Volume ${v.label} is write-protected.`);
   if (v.location.kind === 'shelf') return refuse('SHELVED', 'shelf', `Volume ${v.label} is on the shelf.`);
@@ -144,4 +144,22 @@ export function writeAvailability(v: VolumeFacts, request: { size?: number; fami
     return refuse('NOSPACE', 'space', `Volume ${v.label} has ${v.remainingBytes} bytes left, not enough for ${request.size} bytes + 5%.`, v.remainingBytes < v.capacityBytes);
   }
   return OK;
+}
+
+/**
+ * Why a volume cannot take writes at all, naming every inhibit and who set
+ * it ("TS0005L9 is readonly (set by an operator), write-protected"); null
+ * when nothing forbids writing. NOVOLUME uses it so an operator sees which
+ * inhibit starves a family instead of only "no new volumes available".
+ */
+export function unwritableReason(v: VolumeFacts): string | null {
+  const parts: string[] = [];
+  const byOperator = ' (set by an operator)';
+  if (v.systemInhibit.access !== 'none') parts.push(v.systemInhibit.access);
+  if (v.userInhibit.access !== 'none') parts.push(v.userInhibit.access + byOperator);
+  if (v.systemInhibit.state !== 'none') parts.push(v.systemInhibit.state);
+  if (v.userInhibit.state !== 'none') parts.push(v.userInhibit.state + byOperator);
+  if (v.writeProtected === 'y') parts.push('write-protected');
+  if (v.location.kind === 'shelf') parts.push('on the shelf');
+  return parts.length === 0 ? null : `${v.label} is ${parts.join(', ')}`;
 }

@@ -135,8 +135,12 @@ export async function listVolumes(db: Queryable, f: VolumeFilter = {}): Promise<
 }
 
 export interface HistoryEntry {
+  /** The label the volume had when the change was made (LABEL.deleted after a delete). */
+  readonly label: string;
   readonly at: string;
   readonly kind: string;
+  /** What it was before the change (null when there is no before, or for rows older than schema 5). */
+  readonly oldValue: string | null;
   readonly value: string | null;
   readonly actor: string;
   readonly reason: string | null;
@@ -144,6 +148,7 @@ export interface HistoryEntry {
 
 export interface NewHistory {
   readonly kind: string;
+  readonly oldValue?: string | null;
   readonly value: string | null;
   readonly actor: string;
   readonly reason?: string | null;
@@ -154,17 +159,26 @@ export interface NewHistory {
 export async function addHistory(db: Queryable, volumeIds: readonly number[], h: NewHistory): Promise<void> {
   if (volumeIds.length === 0) return;
   await db.query(
-    `INSERT INTO volume_history (volume_id, at, kind, value, actor, reason) SELECT unnest($1::bigint[]), $2, $3, $4, $5, $6`,
-    [volumeIds, h.at, h.kind, h.value, h.actor, h.reason ?? null],
+    `INSERT INTO volume_history (volume_id, at, kind, old_value, value, actor, reason) SELECT unnest($1::bigint[]), $2, $3, $7, $4, $5, $6`,
+    [volumeIds, h.at, h.kind, h.value, h.actor, h.reason ?? null, h.oldValue ?? null],
   );
 }
 
 export async function volumeHistory(db: Queryable, volumeId: number): Promise<HistoryEntry[]> {
-  const { rows } = await db.query<{ at: Date; kind: string; value: string | null; actor: string; reason: string | null }>(
-    'SELECT at, kind, value, actor, reason FROM volume_history WHERE volume_id = $1 ORDER BY at, id',
+  const { rows } = await db.query<{ label: string; at: Date; kind: string; old_value: string | null; value: string | null; actor: string; reason: string | null }>(
+    'SELECT label, at, kind, old_value, value, actor, reason FROM volume_history WHERE volume_id = $1 ORDER BY at, id',
     [volumeId],
   );
-  return rows.map((r) => ({ at: iso(r.at), kind: r.kind, value: r.value, actor: r.actor, reason: r.reason }));
+  return rows.map((r) => ({ label: r.label, at: iso(r.at), kind: r.kind, oldValue: r.old_value, value: r.value, actor: r.actor, reason: r.reason }));
+}
+
+/**
+ * The id of the volume that last had `label` in its history: how the history
+ * of an erased volume (whose row is gone) is found.
+ */
+export async function historyVolumeId(db: Queryable, label: string): Promise<number | null> {
+  const { rows } = await db.query<{ volume_id: number }>('SELECT volume_id FROM volume_history WHERE label = $1 ORDER BY id DESC LIMIT 1', [label]);
+  return rows[0]?.volume_id ?? null;
 }
 
 export interface LibraryMedia {

@@ -5,7 +5,8 @@ import type { AddVolume, NextWriteRequest, VolumeClerk } from './service.ts';
 const nullableString = { type: ['string', 'null'] } as const;
 const labelSchema = { type: 'string', pattern: '^[A-Z0-9]{6,8}$', description: 'volume label, e.g. TS0001L9' } as const;
 const nameSchema = { type: 'string', pattern: '^[-A-Za-z0-9_]+$', maxLength: 64 } as const;
-const labelParams = { type: 'object', required: ['label'], properties: { label: labelSchema } } as const;
+// A deleted volume is renamed LABEL.deleted and can still be looked at.
+const labelParams = { type: 'object', required: ['label'], properties: { label: { ...labelSchema, pattern: '^[A-Z0-9]{6,8}(\\.deleted)?$', description: 'volume label, e.g. TS0001L9 (or TS0001L9.deleted)' } } } as const;
 const errors = { '4xx': { $ref: 'Error#' }, '5xx': { $ref: 'Error#' } };
 const inhibitPair = (access: readonly string[], state: readonly string[]) => ({
   type: 'object',
@@ -94,10 +95,10 @@ export function volumeClerkRoutes(clerk: VolumeClerk): FastifyPluginAsync {
     app.get<{ Params: { label: string } }>('/volumes/:label/history', {
       schema: {
         tags: ['volumes'],
-        summary: 'Every change of inhibits, family, location and comment, oldest first',
+        summary: 'Every change of inhibits, family, location, comment and lifecycle, oldest first (also of an erased volume, by its last label)',
         params: labelParams,
         response: {
-          200: { type: 'array', items: { type: 'object', properties: { at: { type: 'string' }, kind: { type: 'string' }, value: nullableString, actor: { type: 'string' }, reason: nullableString } } },
+          200: { type: 'array', items: { type: 'object', properties: { label: { type: 'string' }, at: { type: 'string' }, kind: { type: 'string' }, oldValue: nullableString, value: nullableString, actor: { type: 'string' }, reason: nullableString } } },
           ...errors,
         },
       },

@@ -7,7 +7,7 @@ import { TapestryError } from '../src/errors/index.ts';
 import type { Logger } from '../src/logging/index.ts';
 import { validateName, WRAPPERS } from '../src/namespace/tags.ts';
 import type { Clock } from '../src/time/clock.ts';
-import { checkInhibitValue, familyName, fits, readAvailability, writeAvailability, type InhibitField, type InhibitKind, type VolumeFamily } from './inhibits.ts';
+import { checkInhibitValue, familyName, fits, readAvailability, unwritableReason, writeAvailability, type InhibitField, type InhibitKind, type VolumeFamily } from './inhibits.ts';
 import * as repo from './repo.ts';
 import type { HistoryEntry, LocationKind, Volume, VolumeFilter } from './repo.ts';
 import { selectWriteVolume } from './volume-selection.ts';
@@ -124,8 +124,12 @@ export class VolumeClerk {
     return repo.listVolumes(this.deps.pool, { ...f, fileFamily: filter.family });
   }
 
+  /** Every change, oldest first; an erased volume's history is still found by its last label. */
   async history(label: string): Promise<HistoryEntry[]> {
-    return repo.volumeHistory(this.deps.pool, (await this.getVolume(label)).id);
+    const v = await repo.volumeByLabel(this.deps.pool, label);
+    const id = v?.id ?? (await repo.historyVolumeId(this.deps.pool, label));
+    if (id === null) throw noVolume(label);
+    return repo.volumeHistory(this.deps.pool, id);
   }
 
   /** Set one of the four inhibits, with a history row; unchanged values write nothing. */
@@ -133,10 +137,18 @@ export class VolumeClerk {
     const value = checkInhibitValue(change.kind, change.field, change.value);
     const at = this.now();
     return withTransaction(this.deps.pool, async (tx) => {
+      const current = await repo.volumeByLabel(tx, label, { forUpdate: true });
+      if (!current) throw noVolume(label);
+      // DELETED goes with the .deleted label: only `volume delete` and `volume restore` change it.
+      if (change.kind === 'system' && change.field === 'access' && (value === 'DELETED' || current.systemInhibit.access === 'DELETED') && value !== current.systemInhibit.access) {
+        throw new TapestryError('CONFLICT', value === 'DELETED'
+          ? `use \`tapestry volume delete ${label}\` to delete a volume, not an inhibit`
+          : `${label} is DELETED; use \`tapestry volume restore ${label}\` to bring it back`, { context: { volume: label } });
+      }
       const ids = await repo.setInhibit(tx, [label], change.kind, change.field, value, at);
       const volume = await this.getVolume(label, tx);
       if (ids.length > 0) {
-        await repo.addHistory(tx, ids, { kind: `${change.kind}_inhibit_${change.field}`, value, actor, reason, at });
+        await repo.addHistory(tx, ids, { kind: `${change.kind}_inhibit_${change.field}`, oldValue: current[change.kind === 'system' ? 'systemInhibit' : 'userInhibit'][change.field], value, actor, reason, at });
         this.deps.log.info({ event: 'volume.inhibit', volume: label, kind: change.kind, field: change.field, value, actor, reason });
       }
       return volume;
@@ -171,7 +183,8 @@ export class VolumeClerk {
   private async flipToFull(db: Queryable, labels: readonly string[], reason: string): Promise<void> {
     const at = this.now();
     const ids = await repo.setInhibit(db, labels, 'system', 'state', 'full', at);
-    await repo.addHistory(db, ids, { kind: 'system_inhibit_state', value: 'full', actor: SYSTEM_ACTOR, reason, at });
+    // Only volumes without a state inhibit are write candidates, so each was 'none'.
+    await repo.addHistory(db, ids, { kind: 'system_inhibit_state', oldValue: 'none', value: 'full', actor: SYSTEM_ACTOR, reason, at });
     if (ids.length > 0) this.deps.log.info({ event: 'volume.full', volumes: labels, reason });
   }
 
@@ -204,12 +217,17 @@ export class VolumeClerk {
       const candidates = await repo.lockWriteCandidates(tx, req.library, family, req.veto ?? []);
       const sel = selectWriteVolume(candidates, { ...family, size: req.size }, { veto: req.veto, commonPoolAllowed: quota.quota === null || quota.used < quota.quota });
       if (sel.tooSmall.length > 0) await this.flipToFull(tx, sel.tooSmall, `no room for ${req.size} bytes + 5% of a ${vf} file`);
-      if (!sel.chosen) return { volume: null, pool: null, quotaBlocked: sel.quotaBlocked };
+      if (!sel.chosen) {
+        // Name what starves the family (an operator's readonly on its only volume, ...), not just "none".
+        const own = await repo.listVolumes(tx, { library: req.library, storageGroup: family.storageGroup, fileFamily: family.fileFamily });
+        const blocked = own.filter((v) => (v.wrapper === family.wrapper || v.wrapper === 'none') && v.systemInhibit.access !== 'DELETED').map(unwritableReason).filter((r): r is string => r !== null);
+        return { volume: null, pool: null, quotaBlocked: sel.quotaBlocked, blocked };
+      }
       if (sel.chosen.assign) {
         const id = await repo.assignFamily(tx, sel.chosen.label, sel.chosen.assign, at);
         await repo.addHistory(tx, [id], { kind: 'family', value: vf, actor: SYSTEM_ACTOR, reason: `taken from the ${sel.chosen.pool} pool`, at });
       }
-      return { volume: (await repo.volumeByLabel(tx, sel.chosen.label))!, pool: sel.chosen.pool, quotaBlocked: false };
+      return { volume: (await repo.volumeByLabel(tx, sel.chosen.label))!, pool: sel.chosen.pool, quotaBlocked: false, blocked: [] };
     });
     if (outcome.volume) {
       this.deps.log.info({ event: 'volume.next_write', volume: outcome.volume.label, library: req.library, family: vf, size: req.size, pool: outcome.pool });
@@ -220,9 +238,10 @@ export class VolumeClerk {
       await this.deps.alarms.raise({ key: `STORAGE_QUOTA_EXCEEDED:${req.library}:${family.storageGroup}`, severity: 'error', code: 'STORAGE_QUOTA_EXCEEDED', message, detail: { library: req.library, family: vf } });
       throw new TapestryError('STORAGE_QUOTA_EXCEEDED', message, { context: { library: req.library, family: vf } });
     }
-    const message = `no new volumes available [${req.library}, ${vf}]`;
+    const why = outcome.blocked.length === 0 ? '' : `; this family's volumes are not writable: ${outcome.blocked.slice(0, 5).join('; ')}${outcome.blocked.length > 5 ? `; and ${outcome.blocked.length - 5} more` : ''}`;
+    const message = `no new volumes available [${req.library}, ${vf}]${why}`;
     await this.deps.alarms.raise({ key: `NOVOLUME:${req.library}:${vf}`, severity: 'error', code: 'NOVOLUME', message, detail: { library: req.library, family: vf, size: req.size } });
-    throw new TapestryError('NOVOLUME', message, { context: { library: req.library, family: vf, size: req.size } });
+    throw new TapestryError('NOVOLUME', message, { context: { library: req.library, family: vf, size: req.size, notWritable: outcome.blocked } });
   }
 
   /**
@@ -285,9 +304,10 @@ export class VolumeClerk {
   async setComment(label: string, comment: string, actor = 'operator'): Promise<Volume> {
     const at = this.now();
     return withTransaction(this.deps.pool, async (tx) => {
+      const before = await repo.volumeByLabel(tx, label, { forUpdate: true });
       const id = await repo.setComment(tx, label, comment, at);
-      if (id === null) throw noVolume(label);
-      await repo.addHistory(tx, [id], { kind: 'comment', value: comment, actor, at });
+      if (id === null || !before) throw noVolume(label);
+      await repo.addHistory(tx, [id], { kind: 'comment', oldValue: before.comment, value: comment, actor, at });
       return this.getVolume(label, tx);
     });
   }

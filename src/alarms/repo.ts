@@ -2,6 +2,7 @@ import type { Queryable } from '../db/pool.ts';
 import { iso, isoOrNull } from '../db/rows.ts';
 
 export type AlarmSeverity = 'critical' | 'error' | 'warning' | 'info';
+/** Worst first: a repeat of an alarm keeps the worst severity seen (see raiseAlarm). */
 export const ALARM_SEVERITIES: readonly AlarmSeverity[] = ['critical', 'error', 'warning', 'info'];
 
 export interface Alarm {
@@ -18,6 +19,16 @@ export interface Alarm {
   readonly lastAt: string;
   readonly resolvedAt: string | null;
   readonly resolvedBy: string | null;
+}
+
+/**
+ * The deduplication key of an alarm: its cause, as the kind of problem and the
+ * subject it is about (`NOVOLUME:lto9:sg.ff.cpio_odc`, `CRC_MISMATCH:<bfid>`).
+ * Every raiser of one cause must build the same key, or an operator sees one
+ * problem as several alarms.
+ */
+export function alarmKey(kind: string, ...subject: readonly (string | number)[]): string {
+  return [kind, ...subject].join(':');
 }
 
 export interface RaiseAlarm {
@@ -62,27 +73,32 @@ function toAlarm(r: AlarmRow): Alarm {
 
 /**
  * Raise an alarm, or bump the open one with the same key (count + 1, last_at,
- * latest severity/message/detail). One statement: the partial unique index on
- * open keys makes concurrent raisers meet in the ON CONFLICT branch.
+ * latest message/detail, the worse of the two severities: a problem that was
+ * critical once stays critical until resolved). One statement: the partial
+ * unique index on open keys makes concurrent raisers meet in the ON CONFLICT branch.
  */
 export async function raiseAlarm(db: Queryable, alarm: RaiseAlarm): Promise<Alarm> {
   const { rows } = await db.query<AlarmRow>(
     `INSERT INTO alarms (key, severity, code, message, detail, first_at, last_at)
      VALUES ($1, $2, $3, $4, $5, coalesce($6, now()), coalesce($6, now()))
      ON CONFLICT (key) WHERE resolved_at IS NULL DO UPDATE SET
-       count = alarms.count + 1, last_at = EXCLUDED.last_at, severity = EXCLUDED.severity,
+       count = alarms.count + 1, last_at = greatest(alarms.last_at, EXCLUDED.last_at),
+       first_at = least(alarms.first_at, EXCLUDED.first_at),
+       severity = CASE WHEN array_position($7::text[], EXCLUDED.severity) < array_position($7::text[], alarms.severity)
+                       THEN EXCLUDED.severity ELSE alarms.severity END,
        code = EXCLUDED.code, message = EXCLUDED.message, detail = EXCLUDED.detail
      RETURNING *`,
-    [alarm.key, alarm.severity, alarm.code, alarm.message, JSON.stringify(alarm.detail ?? {}), alarm.at ?? null],
+    [alarm.key, alarm.severity, alarm.code, alarm.message, JSON.stringify(alarm.detail ?? {}), alarm.at ?? null, ALARM_SEVERITIES],
   );
   return toAlarm(rows[0]!);
 }
 
-/** Open alarms (or all with `all`), most recent first. */
-export async function listAlarms(db: Queryable, options: { all?: boolean; limit?: number } = {}): Promise<Alarm[]> {
+/** Open alarms (or all with `all`), most recent first; `severity`: that severity or worse. */
+export async function listAlarms(db: Queryable, options: { all?: boolean; limit?: number; severity?: AlarmSeverity } = {}): Promise<Alarm[]> {
+  const worst = ALARM_SEVERITIES.slice(0, ALARM_SEVERITIES.indexOf(options.severity ?? 'info') + 1);
   const { rows } = await db.query<AlarmRow>(
-    `SELECT * FROM alarms WHERE $1::boolean OR resolved_at IS NULL ORDER BY last_at DESC, id DESC LIMIT $2`,
-    [options.all ?? false, options.limit ?? 1000],
+    `SELECT * FROM alarms WHERE ($1::boolean OR resolved_at IS NULL) AND severity = ANY($3::text[]) ORDER BY last_at DESC, id DESC LIMIT $2`,
+    [options.all ?? false, options.limit ?? 1000, worst],
   );
   return rows.map(toAlarm);
 }

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify';
-import { ALARM_SEVERITIES } from './repo.ts';
+import { ALARM_SEVERITIES, type AlarmSeverity } from './repo.ts';
 import type { AlarmService } from './service.ts';
 
 export const alarmSchema = {
@@ -24,14 +24,14 @@ const errors = { '4xx': { $ref: 'Error#' }, '5xx': { $ref: 'Error#' } };
 /** `/alarms`: list open (or all) alarms, resolve one. */
 export function alarmRoutes(alarms: AlarmService): FastifyPluginAsync {
   return async (app) => {
-    app.get<{ Querystring: { all?: boolean } }>('/alarms', {
+    app.get<{ Querystring: { all?: boolean; severity?: AlarmSeverity } }>('/alarms', {
       schema: {
         tags: ['alarms'],
-        summary: 'Open alarms, most recent first (all=true: resolved ones too)',
-        querystring: { type: 'object', additionalProperties: false, properties: { all: { type: 'boolean' } } },
+        summary: 'Open alarms, one per cause (key) with its count, first and last time seen; most recent first (all=true: resolved ones too; severity: that severity or worse)',
+        querystring: { type: 'object', additionalProperties: false, properties: { all: { type: 'boolean' }, severity: { type: 'string', enum: ALARM_SEVERITIES } } },
         response: { 200: { type: 'array', items: alarmSchema }, ...errors },
       },
-    }, async (req) => alarms.list({ all: req.query.all }));
+    }, async (req) => alarms.list({ all: req.query.all, ...(req.query.severity ? { severity: req.query.severity } : {}) }));
 
     app.post<{ Params: { id: number }; Body: { by?: string } | undefined }>('/alarms/:id/resolve', {
       schema: {

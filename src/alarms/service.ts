@@ -3,7 +3,7 @@ import { TapestryError } from '../errors/index.ts';
 import type { Logger } from '../logging/index.ts';
 import type { Clock } from '../time/clock.ts';
 import * as repo from './repo.ts';
-import type { Alarm, RaiseAlarm } from './repo.ts';
+import type { Alarm, AlarmSeverity, RaiseAlarm } from './repo.ts';
 
 export interface AlarmServiceDeps {
   readonly db: Queryable;
@@ -23,7 +23,7 @@ export class AlarmService {
     return raised;
   }
 
-  list(options: { all?: boolean } = {}): Promise<Alarm[]> {
+  list(options: { all?: boolean; severity?: AlarmSeverity } = {}): Promise<Alarm[]> {
     return repo.listAlarms(this.deps.db, options);
   }
 

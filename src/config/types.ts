@@ -68,6 +68,20 @@ export interface LibraryConfig {
   readonly mountMinBytes: number;
   readonly mountMinFiles: number;
   readonly mountMaxAgeMs: number;
+  /** Automatic read-only of volumes nobody wrote for a while; null = off. */
+  readonly autoReadonly: AutoReadonlyConfig | null;
+}
+
+/**
+ * `auto_readonly` of a library: every `everyMs` a background job marks
+ * readonly (a system inhibit) each written volume whose newest file is older
+ * than `olderThanMs`, or than its file family's own age in `families`.
+ */
+export interface AutoReadonlyConfig {
+  readonly everyMs: number;
+  readonly olderThanMs: number;
+  /** file family → its own age. */
+  readonly families: ReadonlyMap<string, number>;
 }
 
 export interface CartridgeConfig {

@@ -29,9 +29,9 @@ export function parseRate(value: unknown): number | 'unlimited' | null {
   return bytes !== null && bytes > 0 ? bytes : null;
 }
 
-const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, sec: 1000, min: 60_000, m: 60_000, h: 3_600_000 };
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, sec: 1000, min: 60_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
-/** `16s`, `250ms`, `15min`, `2h`, or a number of seconds; returns milliseconds. */
+/** `16s`, `250ms`, `15min`, `2h`, `30d`, or a number of seconds; returns milliseconds. */
 export function parseDuration(value: unknown): number | null {
   if (typeof value === 'number') return value >= 0 && Number.isFinite(value) ? value * 1000 : null;
   if (typeof value !== 'string') return null;

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type {
-  CartridgeConfig, DriveConfig, LibraryConfig, LogConfig, MediaTypeConfig, RobotConfig, SimulatorConfig, TapestryConfig,
+  AutoReadonlyConfig, CartridgeConfig, DriveConfig, LibraryConfig, LogConfig, MediaTypeConfig, RobotConfig, SimulatorConfig, TapestryConfig,
 } from './types.ts';
 import { expandLabelRange, parseDuration, parseIntRange, parseRate, parseSize } from './units.ts';
 
@@ -15,6 +15,8 @@ type Obj = Record<string, unknown>;
 /** Labels a volume may have: 6–8 characters of A–Z and 0–9 (barcode + media suffix, e.g. TS0001L9). */
 export const LABEL_PATTERN = /^[A-Z0-9]{6,8}$/;
 const NAME_PATTERN = /^[A-Za-z0-9][-A-Za-z0-9_]*$/;
+/** File family names, as the namespace tags allow them. */
+const FAMILY_PATTERN = /^[-A-Za-z0-9_]{1,64}$/;
 
 /**
  * Walks the parsed YAML once, collecting every problem instead of stopping at
@@ -192,7 +194,7 @@ function readRobots(r: Reader, value: unknown): Named<RobotConfig> {
 
 function readLibraries(r: Reader, value: unknown, robots: Named<RobotConfig>, media: Named<MediaTypeConfig>): Named<LibraryConfig> {
   return readNamedMap(r, value, 'libraries', (libName, _o, at) => {
-    const o = r.object(_o, at, ['robot', 'media_type', 'dismount_delay', 'max_dismount_delay', 'mover_timeout', 'mount_min_bytes', 'mount_min_files', 'mount_max_age'])!;
+    const o = r.object(_o, at, ['robot', 'media_type', 'dismount_delay', 'max_dismount_delay', 'mover_timeout', 'mount_min_bytes', 'mount_min_files', 'mount_max_age', 'auto_readonly'])!;
     const robot = r.field(o, 'robot', at, name, 'a robot name');
     const mediaType = r.field(o, 'media_type', at, name, 'a media type name');
     const dismountDelayMs = r.field(o, 'dismount_delay', at, parseDuration, 'a duration such as 60s', 60_000);
@@ -201,11 +203,41 @@ function readLibraries(r: Reader, value: unknown, robots: Named<RobotConfig>, me
     const mountMinBytes = r.field(o, 'mount_min_bytes', at, parseSize, 'a size such as 500GB', 500e9);
     const mountMinFiles = r.field(o, 'mount_min_files', at, posInt, 'a number of files', 10_000);
     const mountMaxAgeMs = r.field(o, 'mount_max_age', at, parseDuration, 'a duration such as 2s', 2000);
+    const autoReadonly = o.auto_readonly === undefined || o.auto_readonly === null ? null : readAutoReadonly(r, o.auto_readonly, join(at, 'auto_readonly'));
     if (robot !== null && !known(robots, robot)) r.problem(join(at, 'robot'), `unknown robot "${robot}" (known: ${[...robots.keys()].join(', ') || 'none'})`);
     if (mediaType !== null && !known(media, mediaType)) r.problem(join(at, 'media_type'), `unknown media type "${mediaType}" (known: ${[...media.keys()].join(', ') || 'none'})`);
-    if (robot === null || mediaType === null || dismountDelayMs === null || maxDismountDelayMs === null || moverTimeoutMs === null || mountMinBytes === null || mountMinFiles === null || mountMaxAgeMs === null) return null;
-    return { name: libName, robot, mediaType, dismountDelayMs, maxDismountDelayMs, moverTimeoutMs, mountMinBytes, mountMinFiles, mountMaxAgeMs };
+    if (robot === null || mediaType === null || dismountDelayMs === null || maxDismountDelayMs === null || moverTimeoutMs === null || mountMinBytes === null || mountMinFiles === null || mountMaxAgeMs === null || autoReadonly === undefined) return null;
+    return { name: libName, robot, mediaType, dismountDelayMs, maxDismountDelayMs, moverTimeoutMs, mountMinBytes, mountMinFiles, mountMaxAgeMs, autoReadonly };
   });
+}
+
+/** `auto_readonly: { every: 1h, older_than: 30d, families: { raw: { older_than: 7d } } }`; undefined when it has problems. */
+function readAutoReadonly(r: Reader, value: unknown, at: string): AutoReadonlyConfig | undefined {
+  const o = r.object(value, at, ['every', 'older_than', 'families']);
+  if (!o) return undefined;
+  const positive = (v: unknown): number | null => { const ms = parseDuration(v); return ms !== null && ms > 0 ? ms : null; };
+  const everyMs = r.field(o, 'every', at, positive, 'a duration > 0 such as 1h', 3_600_000);
+  const olderThanMs = r.field(o, 'older_than', at, parseDuration, 'a duration such as 30d');
+  const families = new Map<string, number>();
+  let ok = everyMs !== null && olderThanMs !== null;
+  if (o.families !== undefined && o.families !== null) {
+    const famAt = join(at, 'families');
+    const fams = r.object(o.families, famAt, Object.keys(typeof o.families === 'object' ? o.families : {}));
+    for (const [family, entry] of Object.entries(fams ?? {})) {
+      const entryAt = join(famAt, family);
+      if (!FAMILY_PATTERN.test(family) || family === 'none') {
+        r.problem(entryAt, 'a file family name uses only letters, digits, - and _ (and is not "none")');
+        ok = false;
+        continue;
+      }
+      const f = r.object(entry, entryAt, ['older_than']);
+      const ms = f && r.field(f, 'older_than', entryAt, parseDuration, 'a duration such as 7d');
+      if (ms === null || ms === undefined) ok = false;
+      else families.set(family, ms);
+    }
+    if (!fams) ok = false;
+  }
+  return ok ? { everyMs: everyMs!, olderThanMs: olderThanMs!, families } : undefined;
 }
 
 function readDrives(r: Reader, value: unknown, robots: Named<RobotConfig>, libraries: Named<LibraryConfig>): DriveConfig[] {

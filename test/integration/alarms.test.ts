@@ -42,3 +42,19 @@ test('concurrent raises of one key make one open alarm with the right count', as
   assert.equal(open.length, 1);
   assert.equal(open[0]!.count, 30);
 });
+
+test('one cause, one alarm: a repeat keeps the worst severity seen; list filters by severity', async () => {
+  const { alarms, clock } = catalogue(await pgt.pool());
+  const key = 'CRC_MISMATCH:TAPE1';
+  const first = await alarms.raise({ key, severity: 'warning', code: 'CRC_MISMATCH', message: 'm1' });
+  await clock.advance(1000);
+  await alarms.raise({ key, severity: 'critical', code: 'CRC_MISMATCH', message: 'm2' });
+  await clock.advance(1000);
+  const third = await alarms.raise({ key, severity: 'warning', code: 'CRC_MISMATCH', message: 'm3' });
+  assert.deepEqual([third.id, third.count, third.severity, third.message], [first.id, 3, 'critical', 'm3']);
+  assert.deepEqual([third.firstAt, Date.parse(third.lastAt) - Date.parse(first.firstAt)], [first.firstAt, 2000]);
+  await alarms.raise({ key: 'NOVOLUME:lib:a.b.c', severity: 'info', code: 'NOVOLUME', message: 'n' });
+  assert.deepEqual((await alarms.list({ severity: 'critical' })).map((a) => a.key), [key]);
+  assert.deepEqual((await alarms.list({ severity: 'warning' })).map((a) => a.key), [key]);
+  assert.equal((await alarms.list({ severity: 'info' })).length, 2);
+});

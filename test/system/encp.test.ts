@@ -4,8 +4,9 @@ import fs from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { encp, startTapestry, tapestry, type RunningTapestry } from '../helpers/cli.ts';
-import { makeTestInstallation, type TestInstallation } from '../helpers/system-config.ts';
+import { encp, tapestry, type RunningTapestry } from '../helpers/cli.ts';
+import { withSystem } from '../helpers/system-fixture.ts';
+import type { TestInstallation } from '../helpers/system-config.ts';
 
 /**
  * The write/read path as users drive it: the real `encp` and `tapestry`
@@ -40,19 +41,11 @@ async function localFile(name: string, size: number): Promise<string> {
   return f;
 }
 
-before(async () => {
-  inst = await makeTestInstallation({
+withSystem({
     timeScale: 0.001,
     replace: [[/^    capacity: 18TB/m, '    capacity: 64MB'], [/^    dismount_delay: 60s/m, '    dismount_delay: 1s'], [/^    block_size: 256KiB/m, '    block_size: 64KiB']],
-  });
-  sys = await startTapestry(inst.configFile);
-  env = { TAPESTRY_URL: sys.url };
-  work = path.join(inst.dir, 'work');
-  await fs.mkdir(work);
-});
-after(async () => {
-  await sys?.stop('SIGINT');
-  await inst.remove();
+  }, (s) => {
+  ({ inst, sys, env, work } = s);
 });
 
 test('6 concurrent writes into a family of width 2: at most 2 of its volumes written at once, one family per volume', async () => {

@@ -278,7 +278,7 @@ const both = [rd('1', 'V1', 1), wr('2', { queuedAt: T0 + 1 })];
 const stateCases: [LibraryState, string][] = [
   ['unlocked', 'read 1'],
   ['ignore', 'read 1'],
-  ['locked', 'read 1'], // draining: what is queued still runs; intake refuses new work
+  ['locked', 'wait'], // draining: intake refuses new work and nothing queued is dispatched
   ['nowrite', 'read 1'],
   ['noread', 'write 2 veto=[]'],
   ['pause', 'wait'],
@@ -304,6 +304,7 @@ test('scenario 20: intake by library state (the service applies it)', () => {
 });
 run('scenario 20: library states on a bound tape', [
   { name: 'pause holds reads of the mounted tape', input: input({ requests: [rd('1', 'V1', 3)], movers: [bound('m1', vol('V1'))], state: 'pause' }), expect: 'wait +1min' },
+  { name: 'locked (drain) holds them too: the tape is dismounted after the delay', input: input({ requests: [rd('1', 'V1', 3)], movers: [bound('m1', vol('V1'))], state: 'locked' }), expect: 'wait +1min' },
   { name: 'noread holds them too', input: input({ requests: [rd('1', 'V1', 3)], movers: [bound('m1', vol('V1'))], state: 'noread' }), expect: 'wait +1min' },
   { name: 'nowrite holds writes onto it', input: input({ requests: [wr('1')], movers: [bound('m1', vol('V1'), { lastKind: 'write' })], state: 'nowrite' }), expect: 'wait +1min' },
 ]);

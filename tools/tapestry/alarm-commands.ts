@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import type { Alarm } from '../../src/alarms/repo.ts';
+import { shortTime } from '../../reports/format.ts';
+import { ALARM_SEVERITIES, type Alarm, type AlarmSeverity } from '../../src/alarms/repo.ts';
 import { TapestryError } from '../../src/errors/index.ts';
 import { ApiClient } from '../lib/api-client.ts';
 import { localUser, query } from '../lib/format.ts';
@@ -10,16 +11,20 @@ export function registerAlarmCommands(program: Command): void {
 
   alarm
     .command('list')
-    .description('open alarms, most recent first')
+    .description('open alarms, one per cause with how often and when it was first and last seen; most recent first')
     .option('--all', 'include resolved alarms')
+    .option('--severity <level>', `only this severity or worse: ${ALARM_SEVERITIES.join(' | ')}`)
     .option('--json', 'print JSON')
-    .action(async (opts: { all?: boolean; json?: boolean }) => {
-      const alarms = await new ApiClient().get<Alarm[]>(`/alarms${query({ all: opts.all ? true : undefined })}`);
+    .action(async (opts: { all?: boolean; severity?: string; json?: boolean }) => {
+      if (opts.severity !== undefined && !ALARM_SEVERITIES.includes(opts.severity as AlarmSeverity)) {
+        throw new TapestryError('USERERROR', `unknown severity ${JSON.stringify(opts.severity)} (${ALARM_SEVERITIES.join(', ')})`);
+      }
+      const alarms = await new ApiClient().get<Alarm[]>(`/alarms${query({ all: opts.all ? true : undefined, severity: opts.severity })}`);
       if (opts.json) return printJson(alarms);
-      if (alarms.length === 0) return void process.stdout.write('no open alarms\n');
+      if (alarms.length === 0) return void process.stdout.write(opts.all ? 'no alarms\n' : 'no open alarms\n');
       process.stdout.write(table(
-        ['ID', 'SEVERITY', 'CODE', 'COUNT', 'LAST', 'STATE', 'MESSAGE'],
-        alarms.map((a) => [a.id, a.severity, a.code, a.count, a.lastAt, a.resolvedAt ? `resolved by ${a.resolvedBy}` : 'open', a.message]),
+        ['ID', 'SEVERITY', 'CAUSE', 'COUNT', 'FIRST SEEN', 'LAST SEEN', 'STATE', 'MESSAGE'],
+        alarms.map((a) => [a.id, a.severity, a.key, a.count, shortTime(a.firstAt), shortTime(a.lastAt), a.resolvedAt ? `resolved by ${a.resolvedBy}` : 'open', a.message]),
       ) + '\n');
     });
 

@@ -2,11 +2,12 @@ import type { Command } from 'commander';
 import { TapestryError } from '../../src/errors/index.ts';
 import { ApiClient } from '../lib/api-client.ts';
 import { printJson, table } from '../lib/output.ts';
+import { moverStatus } from './mover-commands.ts';
 
 interface Queue {
   library: string;
   state: string;
-  movers: { name: string; state: string; volume: string | null; requestId: number | null }[];
+  movers: { name: string; state: string; adminState: 'online' | 'offline'; volume: string | null; requestId: number | null }[];
   requests: { id: number; kind: string; state: string; priority: number; key: string; volume: string | null; fileNo: number | null; size: number; mover: string | null; attempts: number; queuedAt: string; lastError: string | null }[];
 }
 
@@ -24,7 +25,7 @@ export function registerLibraryCommands(program: Command): void {
       const q = await new ApiClient().get<Queue>(`/libraries/${encodeURIComponent(name)}/queue`);
       if (opts.json) return printJson(q);
       const out = [`library ${q.library}: ${q.state}`, ''];
-      out.push(table(['MOVER', 'STATE', 'VOLUME', 'REQUEST'], q.movers.map((m) => [m.name, m.state, m.volume, m.requestId])));
+      out.push(table(['MOVER', 'STATE', 'VOLUME', 'REQUEST'], q.movers.map((m) => [m.name, moverStatus(m), m.volume, m.requestId])));
       out.push('');
       out.push(q.requests.length === 0 ? 'no open requests' : table(
         ['ID', 'KIND', 'STATE', 'PRI', 'KEY', 'FILE_NO', 'SIZE', 'MOVER', 'TRIES', 'QUEUED', 'LAST ERROR'],
@@ -42,4 +43,42 @@ export function registerLibraryCommands(program: Command): void {
       const r = await new ApiClient().post<{ previous: string }>(`/libraries/${encodeURIComponent(name)}/state`, { state, ...(opts.reason ? { reason: opts.reason } : {}) });
       process.stdout.write(`library ${name}: ${r.previous} -> ${state}\n`);
     });
+
+  // The operator's verbs for the states they use most (Enstore's --start-draining is `locked`).
+  const verbs: [verb: string, state: string, what: string][] = [
+    ['lock', 'locked', 'refuse new requests and hand out nothing queued; transfers at movers finish'],
+    ['unlock', 'unlocked', 'accept and dispatch requests again'],
+    ['pause', 'pause', 'accept new requests into the queue but hand out nothing; transfers at movers finish'],
+  ];
+  for (const [verb, state, what] of verbs) {
+    library
+      .command(`${verb} <library>`)
+      .description(what)
+      .option('--reason <text>', 'why (kept with the state)')
+      .action(async (name: string, opts: { reason?: string }) => {
+        const r = await setState(name, state, opts.reason);
+        process.stdout.write(`library ${name}: ${r.previous} -> ${state}; ${r.queued} queued, ${r.inFlight} at movers\n`);
+      });
+  }
+
+  library
+    .command('drain <library>')
+    .description('lock the library (nothing new is taken or handed out) and report what is still running; --wait until it has finished')
+    .option('--reason <text>', 'why (kept with the state)', 'draining')
+    .option('--wait', 'return only when no transfer is left at a mover')
+    .action(async (name: string, opts: { reason: string; wait?: boolean }) => {
+      const r = await setState(name, 'locked', opts.reason);
+      process.stdout.write(`library ${name}: ${r.previous} -> locked (draining); ${r.inFlight} transfer(s) at movers, ${r.queued} queued request(s) held\n`);
+      let inFlight = r.inFlight;
+      while (opts.wait && inFlight > 0) {
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+        const q = await new ApiClient().get<Queue>(`/libraries/${encodeURIComponent(name)}/queue`);
+        inFlight = q.requests.filter((x) => x.state !== 'queued').length;
+      }
+      if (opts.wait) process.stdout.write(`library ${name}: drained, no transfer at a mover\n`);
+    });
+}
+
+function setState(library: string, state: string, reason: string | undefined): Promise<{ previous: string; inFlight: number; queued: number }> {
+  return new ApiClient().post(`/libraries/${encodeURIComponent(library)}/state`, { state, ...(reason ? { reason } : {}) });
 }

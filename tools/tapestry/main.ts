@@ -4,12 +4,16 @@ import { registerAlarmCommands } from './alarm-commands.ts';
 import { registerConfigCommands } from './config-commands.ts';
 import { registerFileCommands } from './file-commands.ts';
 import { registerLibraryCommands } from './library-commands.ts';
+import { registerMoverCommands } from './mover-commands.ts';
 import { registerNamespaceCommands } from './ns-commands.ts';
+import { registerReportCommands } from './report-commands.ts';
+import { registerRequestCommands } from './request-commands.ts';
 import { registerRobotCommands } from './robot-commands.ts';
 import { registerSimCommands } from './sim-commands.ts';
 import { registerStartCommand } from './start-command.ts';
 import { registerTapeCommands } from './tape-commands.ts';
 import { registerVolumeCommands } from './volume-commands.ts';
+import { registerQuotaCommands } from './quota-commands.ts';
 import { VERSION } from '../../src/version.ts';
 
 /** `tapestry`: the admin and operator CLI, a thin client of the REST API (plus `start`). */
@@ -26,9 +30,13 @@ export function buildProgram(): Command {
   registerNamespaceCommands(program);
   registerFileCommands(program);
   registerVolumeCommands(program);
+  registerQuotaCommands(program);
   registerAlarmCommands(program);
   registerTapeCommands(program);
   registerLibraryCommands(program);
+  registerRequestCommands(program);
+  registerMoverCommands(program);
+  registerReportCommands(program);
   return program;
 }
 

@@ -1,6 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type pg from 'pg';
+import { exportRoutes } from '../../export/routes.ts';
+import { ExportService } from '../../export/service.ts';
 import { fileClerkRoutes } from '../../file-clerk/routes.ts';
 import { FileClerk } from '../../file-clerk/service.ts';
 import { SimulatedLibrary, startSimulatedLibrary } from '../../hardware-sim/library.ts';
@@ -16,6 +18,7 @@ import { healthRoutes } from '../../src/http/health.ts';
 import { buildServer } from '../../src/http/server.ts';
 import { createLogger, type Logger } from '../../src/logging/index.ts';
 import { namespaceRoutes } from '../../src/namespace/routes.ts';
+import { reportRoutes } from '../../reports/routes.ts';
 import { NamespaceService } from '../../src/namespace/service.ts';
 import { Shutdown } from '../../src/process/shutdown.ts';
 import { SystemClock } from '../../src/time/clock.ts';
@@ -23,6 +26,8 @@ import { VERSION } from '../../src/version.ts';
 import { startTransfers } from './start-transfers.ts';
 import { volumeClerkRoutes } from '../../volume-clerk/routes.ts';
 import { VolumeClerk } from '../../volume-clerk/service.ts';
+import { JobRunner } from '../../src/jobs/index.ts';
+import { startVolumeAdmin } from '../../volume-clerk/admin.ts';
 
 export interface StartOptions {
   configFile?: string;
@@ -76,6 +81,10 @@ export async function startSystem(options: StartOptions = {}): Promise<RunningSy
     const fileClerk = new FileClerk({ pool, clock, log: log.child({ component: 'file-clerk' }), namespace, alarms });
     const volumeClerk = new VolumeClerk({ pool, clock, log: log.child({ component: 'volume-clerk' }), alarms });
     await volumeClerk.declareCartridges(config);
+    // Background jobs (BullMQ on this database) and the volume clerk's operator side (lifecycle, quotas, auto read-only).
+    const jobs = await JobRunner.start({ url, log: log.child({ component: 'jobs' }) });
+    shutdown.add('jobs', () => jobs.close());
+    const volumeAdmin = await startVolumeAdmin({ pool, clock, log: log.child({ component: 'volume-clerk' }), clerk: volumeClerk, config, jobs });
 
     // 2. The simulated library (robots on pty pairs, drives, cartridges), when configured.
     let simulator: SimulatedLibrary | null = null;
@@ -129,6 +138,9 @@ export async function startSystem(options: StartOptions = {}): Promise<RunningSy
         namespaceRoutes(namespace),
         fileClerkRoutes(fileClerk),
         volumeClerkRoutes(volumeClerk),
+        volumeAdmin.plugin,
+        exportRoutes(new ExportService({ pool, clock, log: log.child({ component: 'export' }), config, namespace, files: fileClerk, volumes: volumeClerk, simulator, changers: services, version: VERSION })),
+        reportRoutes({ db: pool, clock }),
         transfers.plugin,
         ...(simulator ? [simRoutes(simulator)] : []),
       ],

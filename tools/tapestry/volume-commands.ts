@@ -1,10 +1,13 @@
 import type { Command } from 'commander';
 import type { FileRecord } from '../../file-clerk/repo.ts';
 import { TapestryError } from '../../src/errors/index.ts';
+import type { AutoReadonlyRun } from '../../volume-clerk/auto-readonly-service.ts';
+import { formatDuration as duration } from '../../volume-clerk/auto-readonly.ts';
 import type { HistoryEntry, Volume } from '../../volume-clerk/repo.ts';
 import { ApiClient } from '../lib/api-client.ts';
 import { formatBytes, keyValues, localUser, query } from '../lib/format.ts';
 import { printJson, table } from '../lib/output.ts';
+import { registerVolumeExportCommands } from './volume-export-commands.ts';
 
 /** What `volume set` can set, and on which inhibit field (Enstore's vol --read-only, --full, ...). */
 const SETTABLE = {
@@ -42,8 +45,16 @@ function printVolume(v: Volume): void {
   ]) + '\n');
 }
 
+/** The label as typed, or USERERROR saying what a label looks like (a deleted one ends in .deleted). */
+function checkLabel(label: string): string {
+  if (!/^[A-Z0-9]{6,8}(\.deleted)?$/.test(label)) {
+    throw new TapestryError('USERERROR', `illegal volume label ${JSON.stringify(label)}: 6 to 8 capital letters and digits, e.g. TS0021L9 (TS0021L9.deleted once deleted)`, { context: { label } });
+  }
+  return label;
+}
+
 export function registerVolumeCommands(program: Command): void {
-  const volume = program.command('volume').description('tape volumes: declare, inspect, inhibit');
+  const volume = program.command('volume').description('tape volumes: declare, inspect, inhibit, delete, recycle, erase');
   const api = (): ApiClient => new ApiClient();
 
   volume
@@ -103,12 +114,12 @@ export function registerVolumeCommands(program: Command): void {
 
   volume
     .command('history <label>')
-    .description('every change of inhibits, family, location and comment')
+    .description('every change of a volume: inhibits, family, location, comment, lifecycle (also of an erased one)')
     .option('--json', 'print JSON')
     .action(async (label: string, opts: { json?: boolean }) => {
-      const h = await api().get<HistoryEntry[]>(`${labelPath(label)}/history`);
+      const h = await api().get<HistoryEntry[]>(`${labelPath(checkLabel(label))}/history`);
       if (opts.json) return printJson(h);
-      process.stdout.write(table(['AT', 'KIND', 'VALUE', 'BY', 'REASON'], h.map((e) => [e.at, e.kind, e.value, e.actor, e.reason])) + '\n');
+      process.stdout.write(table(['AT', 'LABEL', 'KIND', 'OLD', 'NEW', 'BY', 'REASON'], h.map((e) => [e.at, e.label, e.kind, e.oldValue, e.value, e.actor, e.reason])) + '\n');
     });
 
   volume
@@ -134,4 +145,123 @@ export function registerVolumeCommands(program: Command): void {
       const v = await api().request<Volume>('DELETE', `${labelPath(label)}/inhibits${query({ kind: k, field, actor: localUser() })}`);
       process.stdout.write(`${v.label}: ${k} ${field ?? 'access and state'} inhibits cleared; inhibits now ${inhibits(v)}\n`);
     });
+
+  registerVolumeExportCommands(volume); // export, import-metadata (tools/tapestry/volume-export-commands.ts)
+
+  registerLifecycleCommands(volume, api);
 }
+
+const who = (reason?: string): { actor: string; reason?: string } => ({ actor: localUser(), reason });
+
+/** The lifecycle half of `tapestry volume` (Enstore's `enstore vol --delete, --restore, --recycle, --erase, ...`). */
+function registerLifecycleCommands(volume: Command, api: () => ApiClient): void {
+  volume
+    .command('delete <label>')
+    .description('delete a volume whose files are all deleted: a written one becomes <label>.deleted, a never-written one is removed')
+    .option('--reason <text>', 'why (kept in the history)')
+    .option('--json', 'print JSON')
+    .action(async (label: string, opts: { reason?: string; json?: boolean }) => {
+      const r = await api().request<{ outcome: 'removed' | 'renamed'; label: string }>('DELETE', `${labelPath(checkLabel(label))}${query({ actor: localUser(), reason: opts.reason })}`);
+      if (opts.json) return printJson(r);
+      process.stdout.write(r.outcome === 'removed'
+        ? `${label} removed (it was never written)\n`
+        : `${label} deleted: now ${r.label}; \`tapestry volume restore ${r.label}\` undoes it, \`tapestry volume erase ${r.label}\` forgets it\n`);
+    });
+
+  volume
+    .command('restore <label>')
+    .description('undo a delete: <label>.deleted gets its label back (its files stay deleted)')
+    .option('--reason <text>', 'why (kept in the history)')
+    .option('--json', 'print JSON')
+    .action(async (label: string, opts: { reason?: string; json?: boolean }) => {
+      const v = await api().post<Volume>(`${labelPath(checkLabel(label))}/restore`, who(opts.reason));
+      if (opts.json) return printJson(v);
+      process.stdout.write(`${label} restored as ${v.label} (${v.volumeFamily}); inhibits now ${inhibits(v)}\n`);
+    });
+
+  volume
+    .command('recycle <label>')
+    .description('make a volume whose files are all deleted blank again, in the blank pool of its storage group (mount count kept)')
+    .option('--clear-sg', 'put it back in the common pool instead of its storage group\'s')
+    .option('--reason <text>', 'why (kept in the history)')
+    .option('--json', 'print JSON')
+    .action(async (label: string, opts: { clearSg?: boolean; reason?: string; json?: boolean }) => {
+      const v = await api().post<Volume>(`${labelPath(checkLabel(label))}/recycle`, { ...who(opts.reason), clearStorageGroup: opts.clearSg ?? false });
+      if (opts.json) return printJson(v);
+      process.stdout.write(`${v.label} recycled: ${v.volumeFamily}, ${formatBytes(v.remainingBytes)} free, ${v.mounts} mounts so far\n`);
+    });
+
+  volume
+    .command('erase <label>')
+    .description('forget a deleted volume (<label>.deleted): its record goes, its history stays')
+    .option('--reason <text>', 'why (kept in the history)')
+    .option('--json', 'print JSON')
+    .action(async (label: string, opts: { reason?: string; json?: boolean }) => {
+      const r = await api().post<{ label: string; erased: boolean }>(`${labelPath(checkLabel(label))}/erase`, who(opts.reason));
+      if (opts.json) return printJson(r);
+      process.stdout.write(`${r.label} erased; \`tapestry volume history ${r.label}\` still shows its history\n`);
+    });
+
+  volume
+    .command('assign-sg <label> <storage-group>')
+    .description('give a blank volume to the blank pool of a storage group ("none": back to the common pool)')
+    .option('--reason <text>', 'why (kept in the history)')
+    .option('--json', 'print JSON')
+    .action(async (label: string, storageGroup: string, opts: { reason?: string; json?: boolean }) => {
+      const v = await api().request<Volume>('PUT', `${labelPath(checkLabel(label))}/storage-group`, { ...who(opts.reason), storageGroup });
+      if (opts.json) return printJson(v);
+      process.stdout.write(`${v.label} is now in the ${v.storageGroup === 'none' ? 'common' : v.storageGroup} blank pool (${v.volumeFamily})\n`);
+    });
+
+  volume
+    .command('set-comment <label> <text>')
+    .description('set the free-text comment of a volume ("" clears it)')
+    .option('--json', 'print JSON')
+    .action(async (label: string, text: string, opts: { json?: boolean }) => {
+      const v = await api().request<Volume>('PUT', `${labelPath(checkLabel(label))}/comment`, { comment: text, actor: localUser() });
+      if (opts.json) return printJson(v);
+      process.stdout.write(`${v.label}: comment ${v.comment ? JSON.stringify(v.comment) : 'cleared'}\n`);
+    });
+
+  volume
+    .command('write-protect <label> <on|off>')
+    .description('record the cartridge as write-protected (never chosen for writes) or not')
+    .option('--reason <text>', 'why (kept in the history)')
+    .option('--json', 'print JSON')
+    .action(async (label: string, state: string, opts: { reason?: string; json?: boolean }) => {
+      if (state !== 'on' && state !== 'off') throw new TapestryError('USERERROR', `write-protect takes on or off, not ${JSON.stringify(state)}`);
+      const v = await api().request<Volume>('PUT', `${labelPath(checkLabel(label))}/write-protect`, { ...who(opts.reason), on: state === 'on' });
+      if (opts.json) return printJson(v);
+      process.stdout.write(`${v.label}: write protection ${v.writeProtected === 'y' ? 'on' : 'off'}\n`);
+    });
+
+  volume
+    .command('auto-readonly')
+    .description('automatic read-only of volumes nobody wrote for a while: show the policy, or run it --now')
+    .option('--now', 'run it now instead of waiting for its schedule')
+    .option('--library <name>', 'only this library')
+    .option('--older-than <age>', 'with --now: this age for every family instead of the configured one, e.g. 30d')
+    .option('--json', 'print JSON')
+    .action(async (opts: { now?: boolean; library?: string; olderThan?: string; json?: boolean }) => {
+      if (!opts.now) {
+        if (opts.olderThan !== undefined) throw new TapestryError('USERERROR', '--older-than goes with --now');
+        const policies = (await api().get<AutoReadonlyPolicy[]>('/volumes/auto-readonly')).filter((p) => !opts.library || p.library === opts.library);
+        if (opts.json) return printJson(policies);
+        if (policies.length === 0) return void process.stdout.write('no library has auto_readonly in its config\n');
+        process.stdout.write(table(
+          ['LIBRARY', 'OLDER THAN', 'FAMILY AGES', 'EVERY', 'NEXT RUN'],
+          policies.map((p) => [p.library, duration(p.olderThanMs), Object.entries(p.familyAges).map(([f, ms]) => `${f}=${duration(ms)}`).join(' ') || null, p.everyMs === null ? null : duration(p.everyMs), p.nextAt]),
+        ) + '\n');
+        return;
+      }
+      const runs = await api().post<AutoReadonlyRun[]>('/volumes/auto-readonly', { library: opts.library, olderThan: opts.olderThan });
+      if (opts.json) return printJson(runs);
+      if (runs.length === 0) return void process.stdout.write('no library has auto_readonly in its config (give --older-than to run it anyway)\n');
+      for (const r of runs) {
+        process.stdout.write(`${r.library}: ${r.marked.length} of ${r.considered} written volume(s) set readonly (files older than ${duration(r.olderThanMs)})\n`);
+        if (r.marked.length > 0) process.stdout.write(table(['LABEL', 'FILE FAMILY', 'NEWEST FILE', 'AGE LIMIT'], r.marked.map((m) => [m.label, m.fileFamily, m.newestFileAt, duration(m.olderThanMs)])) + '\n');
+      }
+    });
+}
+
+interface AutoReadonlyPolicy { library: string; olderThanMs: number; familyAges: Record<string, number>; everyMs: number | null; nextAt: string | null }
