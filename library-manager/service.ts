@@ -93,6 +93,8 @@ export class LibraryManager {
   private scheduling: Promise<void> = Promise.resolve();
   private rescheduleWanted = false;
   private wakeTimer: NodeJS.Timeout | null = null;
+  /** Told, on every scheduling pass, which shelved volumes queued reads wait for (the shelf component raises the alarm). */
+  private onShelved: ((held: readonly { label: string; shelf: string | null }[]) => void) | null = null;
   private heartbeatTimer: NodeJS.Timeout | null = null;
   private stopped = false;
   private readonly log: Logger;
@@ -426,6 +428,9 @@ export class LibraryManager {
     if (this.movers.get(slot.name) === slot) this.movers.delete(slot.name);
     this.log.warn({ event: 'lm.mover_gone', mover: slot.name, reason, requestId: slot.requestId });
     if (slot.requestId !== null) this.assignments.delete(slot.requestId);
+    // Stopping: the sessions close because we close them, and the pool is about
+    // to end. What they held stays assigned; the next start re-queues it.
+    if (this.stopped) return;
     try {
       if (slot.inFlight) {
         await this.deps.pool.query(`UPDATE transfers SET finished_at = now(), ok = false, error_code = 'DRIVE_ERROR', error_message = $2 WHERE id = $1 AND finished_at IS NULL`, [slot.inFlight.transferId, `mover went away: ${reason}`]);
@@ -460,11 +465,34 @@ export class LibraryManager {
     });
   }
 
+  /** Who hears about reads held for shelved volumes (see shelvedHolds). */
+  onShelvedReads(listener: (held: readonly { label: string; shelf: string | null }[]) => void): void {
+    this.onShelved = listener;
+  }
+
+  /**
+   * Volumes on the shelf that queued reads wait for (shelf policy "operator":
+   * intake let them in). They are held out of scheduling until `volume
+   * import` brings the volume back and schedules again.
+   */
+  private async shelvedHolds(): Promise<Map<string, string | null>> {
+    const { rows } = await this.deps.pool.query<{ label: string; location_ref: string | null }>(
+      `SELECT DISTINCT v.label, v.location_ref FROM requests r JOIN volumes v ON v.label = r.volume_label
+        WHERE r.library = $1 AND r.state = 'queued' AND r.kind = 'read' AND v.location_kind = 'shelf'`,
+      [this.deps.library],
+    );
+    const held = new Map(rows.map((r) => [r.label, r.location_ref]));
+    if (held.size > 0) this.onShelved?.([...held].map(([label, shelf]) => ({ label, shelf })));
+    return held;
+  }
+
   private async pass(): Promise<void> {
     this.dismountOffline();
+    const held = await this.shelvedHolds();
     const free = [...this.movers.values()].filter((m) => (m.state === 'idle' || m.state === 'have_bound') && m.requestId === null && !m.dismounting && !this.offline.has(m.name));
     if (free.length === 0) return;
-    const [rows, libraryState] = await Promise.all([openRequests(this.deps.pool, this.deps.library), this.libraryState()]);
+    const [allRows, libraryState] = await Promise.all([openRequests(this.deps.pool, this.deps.library), this.libraryState()]);
+    const rows = held.size === 0 ? allRows : allRows.filter((r) => !(r.state === 'queued' && r.kind === 'read' && r.volumeLabel !== null && held.has(r.volumeLabel)));
     let volumes = await this.mountedVolumes();
     let wakeAt: number | undefined;
     for (const slot of free) {
