@@ -24,6 +24,8 @@ export interface SimulatedRobot {
   readonly robot: SimRobot;
   readonly transport: 'pty' | 'mock';
   readonly endpoint: RobotEndpoint;
+  /** What a new blank cartridge the operator puts into this robot's mail slot is made of. */
+  readonly blank: { readonly mediaType: string; readonly capacityBytes: number };
 }
 
 /** What a robot's state file holds: where every cartridge is. */
@@ -53,6 +55,12 @@ export class SimulatedLibrary {
     const r = this.robots.get(name);
     if (!r) throw new TapestryError('NOT_FOUND', `no simulated robot "${name}" (robots: ${[...this.robots.keys()].join(', ')})`, { context: { robot: name } });
     return r.robot;
+  }
+
+  blankMedia(robot: string): SimulatedRobot['blank'] {
+    const r = this.robots.get(robot);
+    if (!r) throw new TapestryError('NOT_FOUND', `no simulated robot "${robot}"`, { context: { robot } });
+    return r.blank;
   }
 
   drive(name: string): SimDrive {
@@ -172,6 +180,10 @@ export async function startSimulatedLibrary(config: TapestryConfig, deps: { cloc
         robot,
         transport,
         endpoint: binding ? { path: pair.clientPath, binding } : { path: pair.clientPath },
+        blank: (() => {
+          const media = mediaTypeFor(config, robotConfig.name, undefined);
+          return { mediaType: media.name, capacityBytes: media.capacityBytes };
+        })(),
       });
       deps.log.info({ event: 'sim.robot.ready', robot: robotConfig.name, transport, device: pair.clientPath, cartridges: slotContents.size });
     }

@@ -1,10 +1,18 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { TapestryError } from '../src/errors/index.ts';
 import type { SimulatedLibrary } from './library.ts';
+import { putIntoMailslots, showMailslots, takeFromMailslots } from './mailslot.ts';
 
 const name = { type: 'string', pattern: '^[A-Za-z0-9][-A-Za-z0-9_]*$', maxLength: 64 } as const;
 const errors = { '4xx': { $ref: 'Error#' }, '5xx': { $ref: 'Error#' } };
 const okBody = { type: 'object', properties: { ok: { type: 'boolean' } } } as const;
+const mailslotsBody = {
+  type: 'object',
+  properties: {
+    robot: { type: 'string' },
+    mailslots: { type: 'array', items: { type: 'object', properties: { mailslot: { type: 'integer' }, label: { type: ['string', 'null'] } } } },
+  },
+} as const;
 const FAULT_CODES = ['MEDIA_ERROR', 'DRIVE_ERROR', 'END_OF_TAPE', 'DRIVE_NOT_READY'] as const;
 
 /**
@@ -127,6 +135,46 @@ export function simRoutes(sim: SimulatedLibrary): FastifyPluginAsync {
       }
       req.log.warn({ event: 'sim.fault', robot: robot.name, ...b });
       return { ok: true, released };
+    });
+
+    // The operator at the mail slot: what `tapestry sim mailslot show|take|put` calls.
+    app.get<{ Params: { robot: string } }>('/sim/robots/:robot/mailslots', {
+      schema: { tags: ['simulator'], summary: "A robot's mail slots and what they hold", params: { type: 'object', required: ['robot'], properties: { robot: name } }, response: { 200: mailslotsBody, ...errors } },
+    }, async (req) => showMailslots(sim, req.params.robot));
+
+    app.post<{ Params: { robot: string } }>('/sim/robots/:robot/mailslots/take', {
+      schema: {
+        tags: ['simulator'],
+        summary: 'The operator empties the mail slots; the cartridges go to the shelf',
+        params: { type: 'object', required: ['robot'], properties: { robot: name } },
+        response: { 200: { type: 'object', properties: { robot: { type: 'string' }, taken: { type: 'array', items: { type: 'string' } } } }, ...errors },
+      },
+    }, async (req) => {
+      const taken = takeFromMailslots(sim, req.params.robot);
+      req.log.info({ event: 'sim.mailslot.take', robot: req.params.robot, labels: taken });
+      return { robot: req.params.robot, taken };
+    });
+
+    app.post<{ Params: { robot: string }; Body: { labels: string[] } }>('/sim/robots/:robot/mailslots/put', {
+      schema: {
+        tags: ['simulator'],
+        summary: 'The operator puts cartridges (from the shelf, or new blank ones) into free mail slots',
+        params: { type: 'object', required: ['robot'], properties: { robot: name } },
+        body: {
+          type: 'object',
+          required: ['labels'],
+          additionalProperties: false,
+          properties: { labels: { type: 'array', minItems: 1, maxItems: 1000, items: { type: 'string', pattern: '^[A-Z0-9]{6,8}$' } } },
+        },
+        response: {
+          200: { type: 'object', properties: { robot: { type: 'string' }, put: { type: 'array', items: { type: 'object', properties: { label: { type: 'string' }, created: { type: 'boolean' } } } } } },
+          ...errors,
+        },
+      },
+    }, async (req) => {
+      const put = await putIntoMailslots(sim, req.params.robot, req.body.labels);
+      req.log.info({ event: 'sim.mailslot.put', robot: req.params.robot, labels: req.body.labels });
+      return { robot: req.params.robot, put };
     });
   };
 }

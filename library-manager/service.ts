@@ -95,6 +95,8 @@ export class LibraryManager {
   private wakeTimer: NodeJS.Timeout | null = null;
   /** Told, on every scheduling pass, which shelved volumes queued reads wait for (the shelf component raises the alarm). */
   private onShelved: ((held: readonly { label: string; shelf: string | null }[]) => void) | null = null;
+  /** Volumes on their way out of the library (an eject job): not mounted for new work. */
+  private leaving: () => ReadonlySet<string> = () => new Set();
   private heartbeatTimer: NodeJS.Timeout | null = null;
   private stopped = false;
   private readonly log: Logger;
@@ -470,6 +472,11 @@ export class LibraryManager {
     this.onShelved = listener;
   }
 
+  /** Who says which volumes are being ejected (the shelf component's eject job). */
+  holdLeavingVolumes(leaving: () => ReadonlySet<string>): void {
+    this.leaving = leaving;
+  }
+
   /**
    * Volumes on the shelf that queued reads wait for (shelf policy "operator":
    * intake let them in). They are held out of scheduling until `volume
@@ -489,6 +496,9 @@ export class LibraryManager {
   private async pass(): Promise<void> {
     this.dismountOffline();
     const held = await this.shelvedHolds();
+    const leaving = this.leaving();
+    for (const label of leaving) if (!held.has(label)) held.set(label, null);
+    this.dismountLeaving(leaving);
     const free = [...this.movers.values()].filter((m) => (m.state === 'idle' || m.state === 'have_bound') && m.requestId === null && !m.dismounting && !this.offline.has(m.name));
     if (free.length === 0) return;
     const [allRows, libraryState] = await Promise.all([openRequests(this.deps.pool, this.deps.library), this.libraryState()]);
@@ -534,7 +544,7 @@ export class LibraryManager {
             fileFamily: row.fileFamily ?? 'none',
             wrapper: row.wrapper ?? 'cpio_odc',
             size: row.size,
-            veto: [...decision.veto, ...inDrives.map((v) => v.label), ...this.volumesAtOtherMovers(slot)],
+            veto: [...decision.veto, ...inDrives.map((v) => v.label), ...this.volumesAtOtherMovers(slot), ...leaving],
           })).label;
         } catch (err) {
           const code = isTapestryError(err) ? err.code : 'INTERNAL';
@@ -601,6 +611,16 @@ export class LibraryManager {
       sanitySize: file?.sanity_size ?? 0,
       clientAddress: row.kind === 'write' ? row.clientCallback : null,
     };
+  }
+
+  /** A volume being ejected that sits idle in a drive goes home now, not after the dismount delay. */
+  private dismountLeaving(leaving: ReadonlySet<string>): void {
+    for (const slot of this.movers.values()) {
+      if (slot.state !== 'have_bound' || !slot.volume || !leaving.has(slot.volume) || slot.requestId !== null || slot.dismounting) continue;
+      slot.dismounting = true;
+      slot.session.send('dismount', { volume: slot.volume });
+      this.log.info({ event: 'lm.dismount', mover: slot.name, volume: slot.volume, reason: 'volume is being ejected' });
+    }
   }
 
   /** An offline mover keeps no tape: once its transfer is done, its bound volume goes home. */

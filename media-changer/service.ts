@@ -150,6 +150,19 @@ export class MediaChangerService {
     });
   }
 
+  /** Robot EXPORT: move a cartridge from its storage slot to the first free mail slot (ELEMENT_FULL when there is none). */
+  async exit(label: string): Promise<{ label: string; slot: number; mailslot: number }> {
+    const inv = await this.deps.changer.inventory();
+    const slot = findLabel(inv, label, 'slot');
+    if (slot === null) throw notInSlots(inv, label, this.deps.robot.name);
+    if (!inv.mailslots.some((m) => m.label === null)) {
+      throw new TapestryError('ELEMENT_FULL', `robot ${this.deps.robot.name} has no free mail slot for ${label}`, { context: { label } });
+    }
+    const mailslot = await this.deps.changer.eject(slot);
+    this.deps.log.info({ event: 'robot.exited', label, slot, mailslot });
+    return { label, slot, mailslot };
+  }
+
   /** Robot IMPORT: move a cartridge an operator put into a mail slot to the first free storage slot. */
   async enter(label: string): Promise<{ label: string; mailslot: number; slot: number }> {
     const inv = await this.deps.changer.inventory();

@@ -115,7 +115,7 @@ export function readAvailability(v: VolumeFacts): Availability {
   const refused = accessCheck(v);
   if (refused) return refused;
   if (v.location.kind === 'shelf') {
-    if (v.shelfPolicy === 'fail') return refuse('SHELVED', 'shelf', `Volume ${v.label} is on the shelf and its shelf policy is "fail".`);
+    if (v.shelfPolicy === 'fail') return refuse('SHELVED', 'shelf', `Volume ${v.label} is on ${v.location.ref === null ? 'the shelf' : `shelf "${v.location.ref}"`} and its shelf policy is "fail".`);
     return { ok: true, needsOperator: true };
   }
   return OK;

@@ -1,12 +1,73 @@
 import type { Command } from 'commander';
 import { TapestryError } from '../../src/errors/index.ts';
 import { ApiClient } from '../lib/api-client.ts';
-import { printJson } from '../lib/output.ts';
+import { printJson, table } from '../lib/output.ts';
 
 function intArg(value: string | undefined, what: string): number {
   const n = Number(value);
   if (value === undefined || !Number.isInteger(n) || n < 0) throw new TapestryError('USERERROR', `${what} must be a non-negative integer, got ${value ?? 'nothing'}`);
   return n;
+}
+
+/** The robot named by --robot, or the only simulated robot there is. */
+async function simRobot(api: ApiClient, robot: string | undefined): Promise<string> {
+  if (robot !== undefined) return robot;
+  const faults = await api.get<{ robots: Record<string, unknown> }>('/sim/faults');
+  const names = Object.keys(faults.robots);
+  if (names.length !== 1) throw new TapestryError('USERERROR', `there are ${names.length} simulated robots (${names.join(', ')}): name one with --robot`);
+  return names[0]!;
+}
+
+type MailslotView = { robot: string; mailslots: { mailslot: number; label: string | null }[] };
+
+function printMailslots(v: MailslotView): void {
+  process.stdout.write(table(['MAILSLOT', 'LABEL'], v.mailslots.map((m) => [`I${m.mailslot}`, m.label ?? '(empty)'])) + '\n');
+}
+
+/** `tapestry sim mailslot …`: the operator at the robot's mail slot (the shelf side of the I/O station). */
+function registerMailslotCommands(sim: Command): void {
+  const mailslot = sim.command('mailslot').description("act as the operator at the simulated robot's mail slot");
+
+  mailslot
+    .command('show')
+    .description('list the mail slots and what they hold')
+    .option('--robot <robot>', 'simulated robot (default: the only one)')
+    .option('--json', 'print JSON')
+    .action(async (opts: { robot?: string; json?: boolean }) => {
+      const api = new ApiClient();
+      const robot = await simRobot(api, opts.robot);
+      const view = await api.get<MailslotView>(`/sim/robots/${encodeURIComponent(robot)}/mailslots`);
+      if (opts.json) printJson(view);
+      else printMailslots(view);
+    });
+
+  mailslot
+    .command('take')
+    .description('empty every mail slot: the cartridges go to the shelf (their data is kept)')
+    .option('--robot <robot>', 'simulated robot (default: the only one)')
+    .option('--json', 'print JSON')
+    .action(async (opts: { robot?: string; json?: boolean }) => {
+      const api = new ApiClient();
+      const robot = await simRobot(api, opts.robot);
+      const out = await api.post<{ robot: string; taken: string[] }>(`/sim/robots/${encodeURIComponent(robot)}/mailslots/take`, {});
+      if (opts.json) printJson(out);
+      else process.stdout.write(out.taken.length === 0 ? `robot ${robot}: the mail slots were empty\n` : `robot ${robot}: took ${out.taken.join(' ')} to the shelf\n`);
+    });
+
+  mailslot
+    .command('put <label...>')
+    .description('put cartridges into free mail slots: labels from the shelf, or new labels (a blank cartridge is made)')
+    .option('--robot <robot>', 'simulated robot (default: the only one)')
+    .option('--json', 'print JSON')
+    .action(async (labels: string[], opts: { robot?: string; json?: boolean }) => {
+      const bad = labels.find((l) => !/^[A-Z0-9]{6,8}$/.test(l));
+      if (bad !== undefined) throw new TapestryError('USERERROR', `illegal cartridge label ${JSON.stringify(bad)}: 6 to 8 capital letters and digits, e.g. TS0021L9`);
+      const api = new ApiClient();
+      const robot = await simRobot(api, opts.robot);
+      const out = await api.post<{ robot: string; put: { label: string; created: boolean }[] }>(`/sim/robots/${encodeURIComponent(robot)}/mailslots/put`, { labels });
+      if (opts.json) printJson(out);
+      else process.stdout.write(table(['LABEL', 'CARTRIDGE'], out.put.map((p) => [p.label, p.created ? 'new blank' : 'from the shelf'])) + '\n');
+    });
 }
 
 /** `tapestry sim …`: the simulated hardware's fault injection, for tests and demos. */
@@ -22,6 +83,8 @@ export function registerSimCommands(program: Command): void {
       if (opts.json) printJson(faults);
       else process.stdout.write(JSON.stringify(faults, null, 2) + '\n');
     });
+
+  registerMailslotCommands(sim);
 
   const fault = sim.command('fault').description('inject a fault');
 

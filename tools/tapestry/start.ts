@@ -28,6 +28,7 @@ import { volumeClerkRoutes } from '../../volume-clerk/routes.ts';
 import { VolumeClerk } from '../../volume-clerk/service.ts';
 import { JobRunner } from '../../src/jobs/index.ts';
 import { startVolumeAdmin } from '../../volume-clerk/admin.ts';
+import { startShelf } from '../../shelf/start.ts';
 
 export interface StartOptions {
   configFile?: string;
@@ -142,6 +143,7 @@ export async function startSystem(options: StartOptions = {}): Promise<RunningSy
         exportRoutes(new ExportService({ pool, clock, log: log.child({ component: 'export' }), config, namespace, files: fileClerk, volumes: volumeClerk, simulator, changers: services, version: VERSION })),
         reportRoutes({ db: pool, clock }),
         transfers.plugin,
+        startShelf({ pool, clock, log, volumes: volumeClerk, changers: services, simulator, managers: transfers.managers, alarms, jobs, shutdown }),
         ...(simulator ? [simRoutes(simulator)] : []),
       ],
     });

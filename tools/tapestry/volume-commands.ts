@@ -8,6 +8,7 @@ import { ApiClient } from '../lib/api-client.ts';
 import { formatBytes, keyValues, localUser, query } from '../lib/format.ts';
 import { printJson, table } from '../lib/output.ts';
 import { registerVolumeExportCommands } from './volume-export-commands.ts';
+import { registerShelfCommands } from './shelf-commands.ts';
 
 /** What `volume set` can set, and on which inhibit field (Enstore's vol --read-only, --full, ...). */
 const SETTABLE = {
@@ -147,6 +148,7 @@ export function registerVolumeCommands(program: Command): void {
     });
 
   registerVolumeExportCommands(volume); // export, import-metadata (tools/tapestry/volume-export-commands.ts)
+  registerShelfCommands(volume); // import, set-shelf-policy (tools/tapestry/shelf-commands.ts)
 
   registerLifecycleCommands(volume, api);
 }
