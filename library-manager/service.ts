@@ -483,12 +483,24 @@ export class LibraryManager {
    * import` brings the volume back and schedules again.
    */
   private async shelvedHolds(): Promise<Map<string, string | null>> {
-    const { rows } = await this.deps.pool.query<{ label: string; location_ref: string | null }>(
-      `SELECT DISTINCT v.label, v.location_ref FROM requests r JOIN volumes v ON v.label = r.volume_label
+    const { rows } = await this.deps.pool.query<{ id: number; label: string; location_ref: string | null; shelf_policy: string }>(
+      `SELECT r.id, v.label, v.location_ref, v.shelf_policy FROM requests r JOIN volumes v ON v.label = r.volume_label
         WHERE r.library = $1 AND r.state = 'queued' AND r.kind = 'read' AND v.location_kind = 'shelf'`,
       [this.deps.library],
     );
-    const held = new Map(rows.map((r) => [r.label, r.location_ref]));
+    const held = new Map<string, string | null>();
+    for (const r of rows) {
+      if (r.shelf_policy === 'operator') {
+        held.set(r.label, r.location_ref);
+        continue;
+      }
+      // Policy "fail" for a read queued before its volume left: the same
+      // answer a read submitted now gets (SHELVED), not an endless wait.
+      const where = r.location_ref ? ` "${r.location_ref}"` : '';
+      await finishRequest(this.deps.pool, r.id, { ok: false, code: 'SHELVED', message: `volume ${r.label} went to shelf${where} while this read was queued, and its shelf policy is "fail"` });
+      this.log.info({ event: 'lm.shelved_fail', requestId: r.id, volume: r.label });
+      this.notify(r.id);
+    }
     if (held.size > 0) this.onShelved?.([...held].map(([label, shelf]) => ({ label, shelf })));
     return held;
   }
