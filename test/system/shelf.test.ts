@@ -147,3 +147,19 @@ test('policy operator: the read waits, an alarm asks for the volume, and after p
   assert.equal((await volume(beta)).location.kind !== 'shelf', true);
   assert.match(await ok('volume', 'import'), /the mail slots are empty: nothing to import/);
 });
+
+test('policy fail set while a read waits for its volume: the read fails with SHELVED at the next scheduling pass', async () => {
+  const alpha = written.alpha!.volume;
+  await ok('volume', 'set-shelf-policy', alpha, 'operator');
+  const out = path.join(work, 'alpha.back2');
+  const reading = encp(['/shelf/alpha/f.dat', out], env);
+  await until('the fetch alarm for alpha', () => ok('alarm', 'list'), (s) => s.includes(`bring volume ${alpha} back from shelf`));
+  await ok('volume', 'set-shelf-policy', alpha, 'fail');
+  // Any new request runs a scheduling pass: read beta's file, back in the library.
+  const other = await encp(['/shelf/beta/f.dat', path.join(work, 'beta.back2')], env);
+  assert.equal(other.code, 0, other.stderr);
+  const r = await reading;
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, new RegExp(`SHELVED: .*volume ${alpha} went to shelf "rack 3" while this read was queued`));
+  await assert.rejects(fs.stat(out), 'nothing is left at the destination');
+});
