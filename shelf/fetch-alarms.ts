@@ -11,7 +11,7 @@ export class ShelfFetchAlarms {
   private readonly raised = new Set<string>();
 
   constructor(
-    private readonly alarms: Pick<AlarmService, 'raise'>,
+    private readonly alarms: Pick<AlarmService, 'raise' | 'resolveCause'>,
     private readonly log: Logger,
   ) {}
 
@@ -35,8 +35,11 @@ export class ShelfFetchAlarms {
     }
   }
 
-  /** The volume is back: a later trip to the shelf raises again. */
-  returned(labels: readonly string[]): void {
-    for (const l of labels) this.raised.delete(l);
+  /** The volume is back: its alarm is resolved, and a later trip to the shelf raises again. */
+  async returned(labels: readonly string[]): Promise<void> {
+    for (const l of labels) {
+      this.raised.delete(l);
+      await this.alarms.resolveCause(`SHELVED:${l}`, 'system: the volume was imported').catch((err: unknown) => this.log.error({ event: 'shelf.alarm_resolve_failed', volume: l, err }));
+    }
   }
 }

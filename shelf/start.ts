@@ -22,7 +22,7 @@ export interface ShelfStartDeps {
   readonly changers: readonly MediaChangerService[];
   readonly simulator: SimulatedLibrary | null;
   readonly managers: ReadonlyMap<string, Pick<LibraryManager, 'schedule' | 'onShelvedReads' | 'moverSummary' | 'holdLeavingVolumes'>>;
-  readonly alarms: Pick<AlarmService, 'raise'>;
+  readonly alarms: Pick<AlarmService, 'raise' | 'resolveCause'>;
   readonly jobs: Pick<JobRunner, 'define' | 'enqueue'>;
   readonly shutdown: { add(name: string, close: () => void): void };
 }
@@ -44,7 +44,7 @@ export function startShelf(deps: ShelfStartDeps): FastifyPluginAsync {
     // Reads held for a shelved volume wait in the queue: schedule them now that it is back.
     busyVolumes: (library) => deps.managers.get(library)?.moverSummary().flatMap((m) => (m.volume === null ? [] : [m.volume])) ?? [],
     onReturned: (library, labels) => {
-      fetch.returned(labels);
+      void fetch.returned(labels); // logs its own failures
       deps.managers.get(library)?.schedule();
     },
   });

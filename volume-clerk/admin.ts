@@ -1,5 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type pg from 'pg';
+import type { AlarmService } from '../src/alarms/index.ts';
 import type { TapestryConfig } from '../src/config/index.ts';
 import type { JobRunner } from '../src/jobs/index.ts';
 import type { Logger } from '../src/logging/index.ts';
@@ -22,6 +23,8 @@ export interface VolumeAdminDeps {
   readonly log: Logger;
   readonly clerk: VolumeClerk;
   readonly config: Pick<TapestryConfig, 'libraries'>;
+  /** Quota changes resolve the STORAGE_QUOTA_EXCEEDED alarms they make obsolete. */
+  readonly alarms?: Pick<AlarmService, 'resolveCause'>;
   /** Null: no scheduled runs (`--now` still works, in this process). */
   readonly jobs: Pick<JobRunner, 'define' | 'schedule' | 'pruneSchedules' | 'schedules' | 'runNow'> | null;
 }
@@ -42,7 +45,7 @@ export interface VolumeAdmin {
  */
 export async function startVolumeAdmin(deps: VolumeAdminDeps): Promise<VolumeAdmin> {
   const lifecycle = new VolumeLifecycle({ pool: deps.pool, clock: deps.clock, log: deps.log });
-  const quotas = new QuotaService({ db: deps.pool, clock: deps.clock, log: deps.log });
+  const quotas = new QuotaService({ db: deps.pool, clock: deps.clock, log: deps.log, ...(deps.alarms ? { alarms: deps.alarms } : {}) });
   const policies = new Map([...deps.config.libraries.values()].flatMap((l) => (l.autoReadonly ? [[l.name, l.autoReadonly] as const] : [])));
   const autoReadonly = new AutoReadonly({ pool: deps.pool, clock: deps.clock, log: deps.log, policies });
 

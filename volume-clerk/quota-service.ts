@@ -2,6 +2,7 @@ import type { Queryable } from '../src/db/pool.ts';
 import { TapestryError } from '../src/errors/index.ts';
 import type { Logger } from '../src/logging/index.ts';
 import { validateName } from '../src/namespace/tags.ts';
+import type { AlarmService } from '../src/alarms/index.ts';
 import type { Clock } from '../src/time/clock.ts';
 import * as repo from './quota-repo.ts';
 import type { QuotaUsage } from './quota-repo.ts';
@@ -10,6 +11,8 @@ export interface QuotaServiceDeps {
   readonly db: Queryable;
   readonly clock: Clock;
   readonly log: Logger;
+  /** To resolve a STORAGE_QUOTA_EXCEEDED alarm once a new quota leaves room. */
+  readonly alarms?: Pick<AlarmService, 'resolveCause'>;
 }
 
 export interface QuotaReport {
@@ -38,7 +41,14 @@ export class QuotaService {
     await this.requireLibrary(library);
     await repo.upsertQuota(this.deps.db, library, sg, quota, new Date(this.deps.clock.now()));
     this.deps.log.info({ event: 'quota.set', library, storageGroup: sg, quota, actor });
-    return (await repo.quotaUsage(this.deps.db, { library, storageGroup: sg }))[0]!;
+    const usage = (await repo.quotaUsage(this.deps.db, { library, storageGroup: sg }))[0]!;
+    if (usage.quota === null || usage.used < usage.quota) await this.roomAgain(library, sg, actor);
+    return usage;
+  }
+
+  /** The group may take a volume again: its quota alarm (if open) is resolved. */
+  private async roomAgain(library: string, storageGroup: string, actor: string): Promise<void> {
+    await this.deps.alarms?.resolveCause(`STORAGE_QUOTA_EXCEEDED:${library}:${storageGroup}`, `${actor}: quota changed`);
   }
 
   /** Remove a quota: the storage group may again take any number of common-pool volumes. */
@@ -48,6 +58,7 @@ export class QuotaService {
       throw new TapestryError('NOT_FOUND', `storage group ${storageGroup} has no quota in library ${library}`, { context: { library, storageGroup } });
     }
     this.deps.log.info({ event: 'quota.cleared', library, storageGroup, actor });
+    await this.roomAgain(library, storageGroup, actor);
     return (await repo.quotaUsage(this.deps.db, { library, storageGroup }))[0] ?? { library, storageGroup, used: 0, blank: 0, quota: null, updatedAt: null };
   }
 

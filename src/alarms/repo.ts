@@ -109,6 +109,15 @@ export async function getAlarm(db: Queryable, id: number): Promise<Alarm | null>
 }
 
 /** Resolve an open alarm; null when there is no such open alarm. */
+/** Resolve the open alarm of a cause (its key), if there is one: the condition is gone. */
+export async function resolveAlarmByKey(db: Queryable, key: string, by: string, at?: Date): Promise<Alarm | null> {
+  const { rows } = await db.query<AlarmRow>(
+    `UPDATE alarms SET resolved_at = coalesce($3, now()), resolved_by = $2 WHERE key = $1 AND resolved_at IS NULL RETURNING *`,
+    [key, by, at ?? null],
+  );
+  return rows[0] ? toAlarm(rows[0]) : null;
+}
+
 export async function resolveAlarm(db: Queryable, id: number, by: string, at?: Date): Promise<Alarm | null> {
   const { rows } = await db.query<AlarmRow>(
     `UPDATE alarms SET resolved_at = coalesce($3, now()), resolved_by = $2 WHERE id = $1 AND resolved_at IS NULL RETURNING *`,

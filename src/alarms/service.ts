@@ -27,6 +27,16 @@ export class AlarmService {
     return repo.listAlarms(this.deps.db, options);
   }
 
+  /**
+   * The system saw its cause go away (e.g. the volume it asked for is back):
+   * resolve the open alarm with this key, if any; null when none was open.
+   */
+  async resolveCause(key: string, by: string): Promise<Alarm | null> {
+    const resolved = await repo.resolveAlarmByKey(this.deps.db, key, by, new Date(this.deps.clock.now()));
+    if (resolved) this.deps.log.info({ event: 'alarm.resolved', id: resolved.id, key, by });
+    return resolved;
+  }
+
   /** Resolving an already resolved alarm returns it unchanged; an unknown id is NOT_FOUND. */
   async resolve(id: number, by = 'operator'): Promise<Alarm> {
     const resolved = await repo.resolveAlarm(this.deps.db, id, by, new Date(this.deps.clock.now()));

@@ -137,7 +137,7 @@ test('import: a shelved volume returns to a slot, an unknown blank cartridge is 
   await assert.rejects(rig.shelf.importVolumes('nolib'), (e: TapestryError) => e.code === 'USERERROR' && /unknown library "nolib"/.test(e.message));
 });
 
-test('the fetch alarm is raised once per trip to the shelf', async () => {
+test('the fetch alarm is raised once per trip to the shelf and resolved when the volume is back', async () => {
   const rig = await fresh();
   const alarms = new ShelfFetchAlarms(rig.alarms, silentLogger());
   alarms.raise([{ label: 'VOL001', shelf: 'rack 3' }]);
@@ -152,11 +152,18 @@ test('the fetch alarm is raised once per trip to the shelf', async () => {
   assert.equal(list.length, 1);
   assert.equal(list[0]!.count, 1);
   assert.match(list[0]!.message, /bring volume VOL001 back from shelf "rack 3"/);
-  alarms.returned(['VOL001']);
+  await alarms.returned(['VOL001']);
+  assert.deepEqual(await rig.alarms.list(), [], 'the import resolved it');
+  const [resolved] = await rig.alarms.list({ all: true });
+  assert.equal(resolved!.resolvedBy, 'system: the volume was imported');
   alarms.raise([{ label: 'VOL001', shelf: 'rack 3' }]);
   for (;;) {
-    const [a] = await rig.alarms.list();
-    if (a!.count === 2) break;
+    const open = await rig.alarms.list();
+    if (open.length === 1) {
+      assert.equal(open[0]!.count, 1, 'the next trip to the shelf is a new alarm');
+      assert.notEqual(open[0]!.id, resolved!.id);
+      break;
+    }
     await new Promise((r) => setImmediate(r));
   }
 });

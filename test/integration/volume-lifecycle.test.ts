@@ -34,7 +34,7 @@ async function fresh(): Promise<Rig> {
   await cat.namespace.mkdir('/exp/raw', { parents: true });
   await cat.namespace.tagSet('/exp/raw', 'file_family', 'raw');
   const log = silentLogger();
-  return { ...cat, life: new VolumeLifecycle({ pool, clock: cat.clock, log }), quotas: new QuotaService({ db: pool, clock: cat.clock, log }) };
+  return { ...cat, life: new VolumeLifecycle({ pool, clock: cat.clock, log }), quotas: new QuotaService({ db: pool, clock: cat.clock, log, alarms: cat.alarms }) };
 }
 
 /** The write path as a mover runs it (volume, position, end-of-data, activation). */
@@ -256,8 +256,9 @@ test('quotas: set, show used / quota, clear; a storage group at its quota gets S
   const shown = await rig.quotas.show();
   assert.deepEqual(shown.quotas.map((q) => [q.storageGroup, q.used, q.blank, q.quota]), [['cms', 1, 1, null], ['default', 1, 0, 1]]);
   assert.deepEqual(shown.commonPool, [{ library: 'lib', blank: 1 }]);
-  // Raised: the write gets the last common blank.
+  // Raised: the alarm is resolved, and the write gets the last common blank.
   await rig.quotas.set('lib', 'default', 2);
+  assert.equal((await rig.alarms.list()).filter((a) => a.code === 'STORAGE_QUOTA_EXCEEDED').length, 0, 'a quota with room resolves the alarm');
   assert.equal((await rig.volumes.nextWriteVolume({ library: 'lib', storageGroup: 'default', fileFamily: 'raw', wrapper: 'cpio_odc', size: big.size })).label, 'COMM02');
   assert.equal((await rig.quotas.clear('lib', 'default')).quota, null);
   await rejects(rig.quotas.clear('lib', 'default'), 'NOT_FOUND', /storage group default has no quota in library lib/);

@@ -85,7 +85,7 @@ export async function startSystem(options: StartOptions = {}): Promise<RunningSy
     // Background jobs (BullMQ on this database) and the volume clerk's operator side (lifecycle, quotas, auto read-only).
     const jobs = await JobRunner.start({ url, log: log.child({ component: 'jobs' }) });
     shutdown.add('jobs', () => jobs.close());
-    const volumeAdmin = await startVolumeAdmin({ pool, clock, log: log.child({ component: 'volume-clerk' }), clerk: volumeClerk, config, jobs });
+    const volumeAdmin = await startVolumeAdmin({ pool, clock, log: log.child({ component: 'volume-clerk' }), clerk: volumeClerk, config, jobs, alarms });
 
     // 2. The simulated library (robots on pty pairs, drives, cartridges), when configured.
     let simulator: SimulatedLibrary | null = null;
