@@ -202,7 +202,7 @@ export class Mover {
       const vol = await this.ensureMounted(volume, a.kind === 'write', log);
       conn = expectData ? await expectData : await this.connectToClient(a);
       log.info({ event: 'mover.data_open', client: conn.socket.remoteAddress });
-      done = a.kind === 'write' ? await this.write(a, volume, vol, conn, log) : await this.read(a, volume, conn, log);
+      done = a.kind === 'write' ? await this.write(a, volume, vol, conn, log) : await this.read(a, volume, vol.blockSize, conn, log);
       log.info({ event: 'mover.transfer_done', bfid: done.bfid, bytes: done.bytes, fileNo: done.fileNo, ms: this.deps.clock.now() - started });
     } catch (err) {
       this.data.forget(a.token);
@@ -277,11 +277,10 @@ export class Mover {
     return { requestId: a.requestId, ok: true, errorCode: null, message: '', bytes: a.size, crc: result.crc, fileNo, volume, bfid: a.bfid, tapeBytes: result.tapeBytes, sanityCrc: result.sanityCrc, sanitySize: result.sanitySize, drive: this.deps.drive.name };
   }
 
-  private async read(a: Assign, volume: string, conn: DataConnection, log: Logger): Promise<WorkDone> {
+  private async read(a: Assign, volume: string, blockSize: number, conn: DataConnection, log: Logger): Promise<WorkDone> {
     if (conn.header.direction !== 'read' || (conn.header.bfid !== null && conn.header.bfid !== a.bfid)) {
       throw new TapestryError('MALFORMED', `data header (${conn.header.direction}, ${conn.header.bfid}) does not match the request (read, ${a.bfid})`);
     }
-    const { blockSize } = await this.deps.catalogue.volume(volume);
     const reader = readFile(this.deps.drive, a.fileNo, { expectedSize: a.size, bufferBytes: blockSize, ...(a.crc !== null ? { expectedCrc: a.crc } : {}) });
     // The bytes go out as they come off tape; a CRC mismatch is only known at
     // the end, and then the result frame says so and encp discards its copy.

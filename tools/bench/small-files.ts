@@ -34,7 +34,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseSize } from '../../src/config/units.ts';
-import { encpEntryPoint, encpRun, makeBenchInstallation, makeFamilyDir, markdownTable, mean, readLog, startSystem, useEncpEntry, type LogLine, type Timed } from './system-rig.ts';
+import { finishBench, encpEntryPoint, encpRun, makeBenchInstallation, makeFamilyDir, markdownTable, mean, readLog, startSystem, useEncpEntry, type LogLine, type Timed } from './system-rig.ts';
 
 const { values } = parseArgs({
   options: {
@@ -235,9 +235,5 @@ try {
   ) + '\n');
   out(`\n(drive columns are summed over the files and divided by the number of drives used; with width 1 the columns from "spawn -> first assign" on add up to about the wall time)\n`);
 } finally {
-  const code = await sys.stop();
-  if (code !== 0) out(`tapestry start exited with ${code}:\n${sys.output().slice(-2000)}\n`);
-  if (values.keep) out(`kept ${inst.dir}\n`);
-  else await inst.remove();
-  if (cpuProf) out(`CPU profiles in ${cpuProf}/{server,encp}\n`);
+  await finishBench(sys, inst, { keep: values.keep, cpuProf }, out);
 }

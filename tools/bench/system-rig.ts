@@ -240,3 +240,12 @@ export function markdownTable(header: readonly string[], rows: readonly (readonl
   const sep = `|${widths.map((w, i) => ((align[i] ?? 'l') === 'r' ? `${'-'.repeat(w + 1)}:` : `${'-'.repeat(w + 2)}`)).join('|')}|`;
   return [line(header), sep, ...rows.map(line)].join('\n');
 }
+
+/** A benchmark's end: stop Tapestry (its output when it failed), remove or keep the installation, say where the profiles are. */
+export async function finishBench(sys: RunningSystem, inst: TestInstallation, options: { keep: boolean; cpuProf: string | null }, out: (s: string) => void): Promise<void> {
+  const code = await sys.stop();
+  if (code !== 0) out(`tapestry start exited with ${code}:\n${sys.output().slice(-2000)}\n`);
+  if (options.keep) out(`kept ${inst.dir}\n`);
+  else await inst.remove();
+  if (options.cpuProf) out(`CPU profiles in ${options.cpuProf}/{server,encp}\n`);
+}

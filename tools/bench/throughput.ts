@@ -47,6 +47,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseSize } from '../../src/config/units.ts';
 import {
+  finishBench,
   dropCaches, encpRun, makeBenchInstallation, makeFamilyDir, makeRandomFile, markdownTable, median, MiB, readLog, startSystem, sync, timedRun, useEncpEntry, encpEntryPoint, type LogLine, type Timed,
 } from './system-rig.ts';
 
@@ -293,9 +294,5 @@ try {
     ['l', 'r', 'r', 'r', 'r'],
   )}\n`);
 } finally {
-  const code = await sys.stop();
-  if (code !== 0) out(`tapestry start exited with ${code}:\n${sys.output().slice(-2000)}\n`);
-  if (values.keep) out(`kept ${inst.dir}\n`);
-  else await inst.remove();
-  if (cpuProf) out(`CPU profiles in ${cpuProf}/{server,encp}\n`);
+  await finishBench(sys, inst, { keep: values.keep, cpuProf }, out);
 }

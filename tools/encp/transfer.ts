@@ -10,7 +10,7 @@ import type { DataResult } from '../../src/protocol/index.ts';
 import { ChunkReader } from '../../movers/chunk-reader.ts';
 import { dataFrame, rawBytes, readDataFrame, sendChunk, writeAll } from '../../movers/data-channel.ts';
 import { DataServer } from '../../movers/data-server.ts';
-import { connectReceiving } from '../../movers/receive-ring.ts';
+import { connectReceiving, splitHostPort } from '../../movers/receive-ring.ts';
 import type { ApiClient } from '../lib/api-client.ts';
 
 /** The ticket the API returns for a queued request (library-manager/intake.ts). */
@@ -167,7 +167,7 @@ export class Callback {
       // before encp's poll has seen the assignment: hold such connections.
       this.server = new DataServer({ warn: noop }, { earlyMs: 60_000, maxEarly: 64 });
       const bound = await this.server.listen(host);
-      const port = bound.slice(bound.lastIndexOf(':') + 1);
+      const { port } = splitHostPort(bound);
       return `${host === '0.0.0.0' ? os.hostname() : host}:${port}`;
     })();
     return this.address;
