@@ -187,7 +187,13 @@ async function main(argv: string[]): Promise<number> {
   }
   const opts = program.opts<Options>();
   opts.progress = opts.progress && process.stderr.isTTY === true && !opts.json;
-  const api = new ApiClient();
+  // An outage after the first contact (API restart, database fail-over) is
+  // waited out; say so, or a silent encp looks hung.
+  const api = new ApiClient(undefined, {
+    onOutage: (e) => process.stderr.write(e.state === 'down'
+      ? `encp: Tapestry unreachable (${e.cause}); retrying (TAPESTRY_OUTAGE_MS sets how long)\n`
+      : `encp: Tapestry reachable again after ${(e.waitedMs / 1000).toFixed(1)} s\n`),
+  });
   const callback = new Callback(api.baseUrl);
   try {
     return await transferAll(api, callback, program.args, opts);
