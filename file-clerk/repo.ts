@@ -177,6 +177,21 @@ export async function releaseAbandonedPositions(db: Queryable, volumeId: number,
   return rows.map((r) => r.bfid);
 }
 
+/**
+ * Positions at or past `fromFileNo` of the volume held by other 'writing'
+ * files that are not abandoned: writes whose registration never reached the
+ * end-of-data (a mover gave up while the database was down). Their request is
+ * retried, elsewhere or here; their old bytes are overwritten now.
+ */
+export async function releaseUnregisteredPositions(db: Queryable, volumeId: number, fromFileNo: number, except: string, at: Date): Promise<string[]> {
+  const { rows } = await db.query<{ bfid: string }>(
+    `UPDATE files SET volume_id = NULL, file_no = NULL, updated_at = $4
+     WHERE volume_id = $1 AND file_no >= $2 AND state = 'writing' AND abandoned_at IS NULL AND bfid <> $3 RETURNING bfid`,
+    [volumeId, fromFileNo, except, at],
+  );
+  return rows.map((r) => r.bfid);
+}
+
 /** Record where a 'writing' file goes on tape (and the mover's CRC when it has one). */
 export async function setPosition(
   db: Queryable,

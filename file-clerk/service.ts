@@ -59,6 +59,14 @@ export interface Position {
   readonly drive?: string;
   /** adler32 the mover computed, when it has it; activate() must then present the same. */
   readonly crc?: number;
+  /**
+   * A mover's registration (which may be a retry of an earlier attempt whose
+   * registration never completed because the database went away): a
+   * position past the volume's end-of-data belongs to a write that was never
+   * registered and will be overwritten, so it does not block this one, and
+   * this file may move from such a position of its own to the new one.
+   */
+  readonly replaceUnregistered?: boolean;
 }
 
 const MAX_BFID_ATTEMPTS = 3;
@@ -183,9 +191,11 @@ export class FileClerk {
     const record = await withTransaction(this.deps.pool, async (tx) => {
       const file = await repo.fileByBfid(tx, bfid, { forUpdate: true });
       if (!file) throw noFile(bfid);
+      // A mover repeating its whole registration (the database went away after it committed) finds the file active already, there.
+      if (pos.replaceUnregistered && file.state === 'active' && !file.abandoned && file.volume === pos.volume && file.fileNo === pos.fileNo) return file;
       if (file.state !== 'writing' || file.abandoned) throw new TapestryError('CONFLICT', `file ${bfid} is ${describeState(file)}; only a file being written gets a position`, { context: { bfid, state: file.state } });
       if (file.volume === pos.volume && file.fileNo === pos.fileNo) return file;
-      if (file.volume !== null) throw new TapestryError('CONFLICT', `file ${bfid} already has position ${file.fileNo} on ${file.volume}`, { context: { bfid, volume: file.volume, fileNo: file.fileNo } });
+      if (file.volume !== null && !pos.replaceUnregistered) throw new TapestryError('CONFLICT', `file ${bfid} already has position ${file.fileNo} on ${file.volume}`, { context: { bfid, volume: file.volume, fileNo: file.fileNo } });
       const vol = await repo.volumeFacts(tx, pos.volume);
       if (!vol) throw noVolume(pos.volume);
       const family = `${file.storageGroup}.${file.fileFamily}.${file.wrapper}`;
@@ -197,6 +207,12 @@ export class FileClerk {
       }
       const released = await repo.releaseAbandonedPositions(tx, vol.id, pos.fileNo, at);
       if (released.length > 0) this.deps.log.info({ event: 'file.abandoned_overwritten', volume: vol.label, fromFileNo: pos.fileNo, bfids: released });
+      if (pos.replaceUnregistered) {
+        // pos.fileNo >= end-of-data (checked above): whatever claims it or a later position was never registered.
+        const stale = await repo.releaseUnregisteredPositions(tx, vol.id, pos.fileNo, bfid, at);
+        if (stale.length > 0) this.deps.log.warn({ event: 'file.unregistered_overwritten', volume: vol.label, fromFileNo: pos.fileNo, bfids: stale });
+        if (file.volume !== null) this.deps.log.warn({ event: 'file.repositioned', bfid, from: { volume: file.volume, fileNo: file.fileNo }, to: { volume: vol.label, fileNo: pos.fileNo } });
+      }
       try {
         await repo.setPosition(tx, bfid, { volumeId: vol.id, fileNo: pos.fileNo, drive: pos.drive ?? null, crc: pos.crc ?? null, at });
       } catch (err) {

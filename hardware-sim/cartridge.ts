@@ -15,7 +15,7 @@ import { mkdir, open, readFile, rename, stat, writeFile, type FileHandle } from 
 import path from 'node:path';
 import { crc32 } from 'node:zlib';
 import { TapestryError } from '../src/errors/index.ts';
-import type { TapePosition, TapeRecord } from '../src/hardware/types.ts';
+import type { SyntheticRecord, TapePosition, TapeRecord } from '../src/hardware/types.ts';
 
 export const FORMAT_VERSION = 1;
 export const INDEX_RECORD_BYTES = 32;
@@ -33,7 +33,8 @@ const F_FLAGS = 1; // u8, 0
 const F_SIZE = 4; // u32 payload bytes (0 for a filemark)
 const F_DATA_OFFSET = 8; // u64 offset of the payload in `data`
 const F_TAPE_BYTES = 16; // u64 tape position (bytes from BOT) where the record starts
-const F_CRC = 24; // u32 crc32 of the payload (0 for a filemark)
+const F_CRC = 24; // u32 crc32 of the payload (0 for a filemark); a synthetic record's seed
+const F_SYNTHETIC_DATA = 28; // u32 reserved; a synthetic record's data bytes
 
 const MAX_BLOCK = 0xffff_ffff;
 
@@ -449,7 +450,12 @@ export class Cartridge {
         this.spareReadAhead = null;
         return { kind: 'filemark' };
       }
-      if (r.type === 'synthetic') throw new TapestryError('INTERNAL', `record ${n} of ${this.label} is synthetic; not supported by format ${FORMAT_VERSION}`);
+      if (r.type === 'synthetic') {
+        // Never hand a soak descriptor out as data: a real reader must fail, not deliver bytes.
+        throw new TapestryError('MALFORMED', `record ${n} of ${this.label} is a synthetic soak record (seed ${r.crc32}): it holds no data to read`, {
+          context: { label: this.label, record: n, synthetic: true },
+        });
+      }
       const data = await this.readData(r.size, r.dataOffset, into);
       const context = { label: this.label, record: n };
       if (data === null) throw new TapestryError('MEDIA_ERROR', `cartridge ${this.label}: record ${n} is missing from data`, { context });
@@ -547,6 +553,40 @@ export class Cartridge {
         this.unsyncedFrom = null;
       }
     });
+  }
+
+  /**
+   * Soak: write one synthetic record in front of record `n` (records n.. are
+   * lost first): type 3, `size` = its tape bytes, crc32 field = seed, the
+   * reserved word = data bytes; nothing goes to `data`. Written through (after
+   * draining what is staged), as a filemark follows at once anyway.
+   */
+  writeSynthetic(n: number, record: SyntheticRecord): Promise<void> {
+    return this.exclusive(async () => {
+      const { seed, dataBytes, tapeBytes } = record;
+      if (!(Number.isSafeInteger(tapeBytes) && tapeBytes >= 1 && tapeBytes <= MAX_BLOCK) || !(Number.isSafeInteger(dataBytes) && dataBytes >= 0 && dataBytes <= tapeBytes)) {
+        throw new TapestryError('USERERROR', `bad synthetic record: ${dataBytes} data bytes in ${tapeBytes} tape bytes (at most ${MAX_BLOCK})`);
+      }
+      this.checkWrite(n, tapeBytes);
+      await this.drain();
+      this.reportFlushFailure();
+      this.assertNotLost(n, 'write');
+      await this.truncate(n);
+      const rec = this.encode(n, RECORD_SYNTHETIC, tapeBytes, this.dataEnd(), seed >>> 0);
+      rec.writeUInt32LE(dataBytes, F_SYNTHETIC_DATA);
+      this.idx.writeUInt32LE(dataBytes, n * INDEX_RECORD_BYTES + F_SYNTHETIC_DATA);
+      await writeFully(this.indexFh, rec, n * INDEX_RECORD_BYTES);
+      this.count = n + 1;
+    });
+  }
+
+  /** The synthetic record `n`; MALFORMED when it is a data block or a filemark (soak verification, SimDrive.readSynthetic). */
+  synthetic(n: number): SyntheticRecord {
+    const r = this.record(n);
+    if (r.type !== 'synthetic') {
+      throw new TapestryError('MALFORMED', `record ${n} of ${this.label} is a ${r.type}, not a synthetic soak record`, { context: { label: this.label, record: n } });
+    }
+    return { seed: r.crc32, dataBytes: this.idx.readUInt32LE(n * INDEX_RECORD_BYTES + F_SYNTHETIC_DATA), tapeBytes: r.size };
   }
 
   // --- cartridge-level faults (DESIGN §6): used by tests and the operator API ---

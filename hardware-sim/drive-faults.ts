@@ -11,7 +11,7 @@
 import { TapestryError, type ErrorCode } from '../src/errors/index.ts';
 
 /** `write` covers blocks and filemarks alike: any command that writes to tape. */
-export type DriveFaultKind = 'read' | 'write' | 'load';
+export type DriveFaultKind = 'read' | 'write' | 'load' | 'corrupt-write';
 
 export interface PendingDriveFault {
   readonly kind: DriveFaultKind;
@@ -32,6 +32,15 @@ export class DriveFaults {
   /** The load takes its full time, then fails and leaves the cartridge unthreaded. */
   failNextLoad(code: ErrorCode = 'DRIVE_ERROR'): void {
     this.pending.push({ kind: 'load', code });
+  }
+
+  /**
+   * The next block written goes to tape with one byte flipped and no error
+   * (the cartridge keeps a crc of the wrong bytes): only reading the file back
+   * and comparing its adler32 finds it (docs/faults-drive-media.md).
+   */
+  corruptNextWrite(): void {
+    this.pending.push({ kind: 'corrupt-write', code: 'CRC_MISMATCH' });
   }
 
   /** Disarm pending faults (all, or of one kind). */

@@ -10,7 +10,7 @@
  */
 import type { MediaTypeConfig } from '../src/config/types.ts';
 import { TapestryError } from '../src/errors/index.ts';
-import type { DriveState, DriveStatus, TapeDrive, TapePosition, TapeRecord } from '../src/hardware/types.ts';
+import type { DriveState, DriveStatus, SyntheticRecord, TapeDrive, TapePosition, TapeRecord } from '../src/hardware/types.ts';
 import type { Clock } from '../src/time/clock.ts';
 import { FILEMARK_TAPE_BYTES, type Cartridge } from './cartridge.ts';
 import type { CartridgeStore } from './cartridge-store.ts';
@@ -151,6 +151,13 @@ export class SimDrive implements TapeDrive {
       const fault = this.faults.take('write', this.name);
       if (fault !== null) throw fault;
       await this.wait(transferTime(this.mediaType, data.length), signal);
+      // Fault: silent corruption (a copy: the caller's buffer is reused). Byte 4096 is file data past the cpio header.
+      const corrupt = this.faults.take('corrupt-write', this.name) !== null;
+      if (corrupt) {
+        data = Buffer.from(data);
+        const at = Math.min(data.length - 1, 4096);
+        data[at] = data[at]! ^ 0xff;
+      }
       await cart.writeBlock(this.head, data);
       this.head++;
     });
@@ -166,6 +173,35 @@ export class SimDrive implements TapeDrive {
       await this.wait(transferTime(this.mediaType, count * FILEMARK_TAPE_BYTES), signal);
       await cart.writeFilemarks(this.head, count);
       this.head += count;
+    });
+  }
+
+  /** Soak: one record describing a whole archive; costs the tape space and streaming time of `tapeBytes`, and fails like writeBlock. */
+  writeSynthetic(record: SyntheticRecord, signal?: AbortSignal): Promise<void> {
+    return this.operation(async () => {
+      const cart = this.ready();
+      cart.checkWrite(this.head, record.tapeBytes);
+      const fault = this.faults.take('write', this.name);
+      if (fault !== null) throw fault;
+      await this.wait(transferTime(this.mediaType, record.tapeBytes), signal);
+      await cart.writeSynthetic(this.head, record);
+      this.head++;
+    });
+  }
+
+  /** Soak: read the synthetic record under the head (MALFORMED for anything else) and advance. */
+  readSynthetic(signal?: AbortSignal): Promise<SyntheticRecord> {
+    return this.operation(async () => {
+      const cart = this.ready();
+      if (this.head >= cart.recordCount) {
+        throw new TapestryError('BLANK_CHECK', `end of data on ${cart.label}`, { context: this.context({ record: this.head }) });
+      }
+      const fault = this.faults.take('read', this.name);
+      if (fault !== null) throw fault;
+      const record = cart.synthetic(this.head);
+      await this.wait(transferTime(this.mediaType, record.tapeBytes), signal);
+      this.head++;
+      return record;
     });
   }
 

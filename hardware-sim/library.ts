@@ -8,6 +8,7 @@ import { isTapestryError, TapestryError } from '../src/errors/index.ts';
 import type { Logger } from '../src/logging/index.ts';
 import type { Clock } from '../src/time/clock.ts';
 import { CartridgeStore } from './cartridge-store.ts';
+import type { CartridgeOptions } from './cartridge.ts';
 import { SimDrive } from './drive.ts';
 import { createMockPair, createPtyPair, type PtyPair } from './pty.ts';
 import { serveRobot, type RobotServer } from './robot-server.ts';
@@ -105,11 +106,12 @@ function loadState(file: string): RobotStateFile | null {
  * the serial protocol on a socat pty pair (or a mock pair without socat).
  * Robot contents persist in `<tapes_dir>/robot-<name>.json`.
  */
-export async function startSimulatedLibrary(config: TapestryConfig, deps: { clock: Clock; log: Logger }): Promise<SimulatedLibrary> {
+export async function startSimulatedLibrary(config: TapestryConfig, deps: { clock: Clock; log: Logger; cartridges?: CartridgeOptions; serial?: 'pty' | 'mock' }): Promise<SimulatedLibrary> {
   const sim = config.simulator;
   if (!sim) throw new TapestryError('CONFIG_INVALID', 'a robot uses device "sim" but the config has no simulator section');
   mkdirSync(sim.tapesDir, { recursive: true });
-  const store = new CartridgeStore(sim.tapesDir);
+  // The soak turns the per-filemark fsync off (tools/soak): 45,000 of them would be most of its wall time.
+  const store = new CartridgeStore(sim.tapesDir, deps.cartridges);
   const closers: (() => Promise<void>)[] = [() => store.close()];
   const robots = new Map<string, SimulatedRobot>();
   const drives = new Map<string, SimDrive>();
@@ -163,7 +165,8 @@ export async function startSimulatedLibrary(config: TapestryConfig, deps: { cloc
       });
       saveState(file, robot);
 
-      const { pair, transport } = await openPair(path.join(config.varDir, 'run', robotConfig.name), robotLog);
+      // The soak asks for the in-process pair: its virtual clock must see every byte in flight (tools/soak/soak-clock.ts).
+      const { pair, transport } = deps.serial === 'mock' ? { pair: createMockPair(robotConfig.name), transport: 'mock' as const } : await openPair(path.join(config.varDir, 'run', robotConfig.name), robotLog);
       closers.push(() => pair.close());
       const binding = 'binding' in pair ? (pair.binding as BindingInterface) : undefined;
       const simPort = binding

@@ -38,7 +38,7 @@ export function simRoutes(sim: SimulatedLibrary): FastifyPluginAsync {
           required: ['kind'],
           additionalProperties: false,
           properties: {
-            kind: { type: 'string', enum: ['fail-next-read', 'fail-next-write', 'fail-next-load', 'down', 'up', 'clear'] },
+            kind: { type: 'string', enum: ['fail-next-read', 'fail-next-write', 'fail-next-load', 'corrupt-next-write', 'down', 'up', 'clear'] },
             code: { type: 'string', enum: FAULT_CODES },
           },
         },
@@ -50,6 +50,7 @@ export function simRoutes(sim: SimulatedLibrary): FastifyPluginAsync {
       if (kind === 'fail-next-read') drive.faults.failNextRead(code);
       else if (kind === 'fail-next-write') drive.faults.failNextWrite(code);
       else if (kind === 'fail-next-load') drive.faults.failNextLoad(code);
+      else if (kind === 'corrupt-next-write') drive.faults.corruptNextWrite();
       else if (kind === 'clear') drive.faults.clear();
       else drive.setDown(kind === 'down');
       req.log.warn({ event: 'sim.fault', drive: drive.name, kind, code });

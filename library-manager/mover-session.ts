@@ -60,6 +60,14 @@ export class FramedSession {
       }
       if (this.closed) return;
     }
+    // feed() hands out the good frames that came before a bad length prefix in
+    // the same chunk and keeps the error for its next call; the peer may send
+    // nothing more, so ask now rather than leave the session hanging.
+    try {
+      this.decoder.next();
+    } catch (err) {
+      this.fail(err);
+    }
   }
 
   /** Tell the peer why, then close: a protocol error ends the session. */

@@ -36,6 +36,9 @@ export interface RequestRow {
   errorCode: string | null;
   errorMessage: string | null;
   result: Record<string, unknown> | null;
+  /** The assigned mover's data port and the token encp presents there; set once the mover has the Assign. */
+  dataAddress: string | null;
+  token: string | null;
   queuedAt: Date;
   assignedAt: Date | null;
   startedAt: Date | null;
@@ -48,7 +51,7 @@ export type NewRequest = Pick<RequestRow, 'uniqueId' | 'library' | 'kind' | 'pri
 const COLUMNS = `id, unique_id AS "uniqueId", library, kind, state, priority, admin, key, bfid, volume_label AS "volumeLabel",
   file_no AS "fileNo", size, storage_group AS "storageGroup", file_family AS "fileFamily", wrapper, width, mover, attempts,
   max_retry AS "maxRetry", dismount_delay_ms AS "dismountDelayMs", client_host AS "clientHost", client_user AS "clientUser",
-  client_callback AS "clientCallback", error_code AS "errorCode", error_message AS "errorMessage", result, queued_at AS "queuedAt", assigned_at AS "assignedAt",
+  client_callback AS "clientCallback", error_code AS "errorCode", error_message AS "errorMessage", result, data_address AS "dataAddress", token, queued_at AS "queuedAt", assigned_at AS "assignedAt",
   started_at AS "startedAt", finished_at AS "finishedAt"`;
 
 /**
@@ -122,7 +125,7 @@ export async function finishRequest(
  * Back to the queue: no mover, no assignment times, and a write forgets its
  * volume (the next attempt may go to another one). Only open assignments.
  */
-const REQUEUE = `UPDATE requests SET state = 'queued', mover = NULL, assigned_at = NULL, started_at = NULL,
+const REQUEUE = `UPDATE requests SET state = 'queued', mover = NULL, assigned_at = NULL, started_at = NULL, data_address = NULL, token = NULL,
        volume_label = CASE WHEN kind = 'write' THEN NULL ELSE volume_label END,
        error_code = coalesce($2, error_code), error_message = coalesce($3, error_message)
      WHERE state IN ('assigned', 'active')`;
@@ -136,6 +139,62 @@ export async function requeue(db: Queryable, id: number, reason: { code: string;
 /** Every open request a mover holds, back to the queue (the mover's session ended). */
 export async function requeueForMover(db: Queryable, mover: string, reason: { code: string; message: string }): Promise<number[]> {
   const { rows } = await db.query<{ id: number }>(`${REQUEUE} AND mover = $1 RETURNING id`, [mover, reason.code, reason.message]);
+  return rows.map((r) => r.id);
+}
+
+/**
+ * Publish an assignment once its mover has been sent the Assign: the request
+ * API (any process) shows it to encp from here. False when the request moved
+ * on meanwhile.
+ */
+export async function publishAssignment(db: Queryable, id: number, mover: string, dataAddress: string, token: string): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `UPDATE requests SET data_address = $3, token = $4 WHERE id = $1 AND mover = $2 AND state IN ('assigned', 'active')`,
+    [id, mover, dataAddress, token],
+  );
+  return rowCount === 1;
+}
+
+/**
+ * A mover said hello holding only `keep` (its request in flight and those
+ * whose WorkDone it will re-send): every other open request the database
+ * gives it was never started there (an Assign lost with the old session) and
+ * goes back to the queue.
+ */
+export async function requeueUnclaimedOfMover(db: Queryable, mover: string, keep: readonly number[], reason: { code: string; message: string }): Promise<number[]> {
+  const { rows } = await db.query<{ id: number }>(`${REQUEUE} AND mover = $1 AND NOT (id = ANY($4::bigint[])) RETURNING id`, [mover, reason.code, reason.message, keep]);
+  return rows.map((r) => r.id);
+}
+
+/**
+ * After a take-over's grace period: every request of the library at a mover
+ * that no connected mover claimed goes back to the queue; their transfers
+ * rows are closed as failed.
+ */
+export async function requeueUnclaimed(db: Queryable, library: string, claimed: readonly number[], reason: { code: string; message: string }): Promise<number[]> {
+  const { rows } = await db.query<{ id: number }>(`${REQUEUE} AND library = $1 AND NOT (id = ANY($4::bigint[])) RETURNING id`, [library, reason.code, reason.message, claimed]);
+  const ids = rows.map((r) => r.id);
+  if (ids.length > 0) {
+    await db.query(`UPDATE transfers SET finished_at = now(), ok = false, error_code = $2, error_message = $3 WHERE request_id = ANY($1::bigint[]) AND finished_at IS NULL`, [ids, reason.code, reason.message]);
+  }
+  return ids;
+}
+
+/**
+ * Queued writes whose file is already active: the bytes are on tape and
+ * registered (the mover registered them, then its WorkDone was lost with a
+ * crash). They finish as done with the catalogue's position instead of being
+ * written a second time.
+ */
+export async function settleWrittenWrites(db: Queryable, library: string): Promise<number[]> {
+  const { rows } = await db.query<{ id: number }>(
+    `UPDATE requests r SET state = 'done', finished_at = now(), error_code = NULL, error_message = NULL,
+       result = jsonb_build_object('bfid', f.bfid, 'volume', v.label, 'fileNo', f.file_no, 'size', f.size, 'crc', f.crc_adler32, 'drive', f.drive, 'recovered', true)
+     FROM files f JOIN volumes v ON v.id = f.volume_id
+     WHERE r.library = $1 AND r.state = 'queued' AND r.kind = 'write' AND f.bfid = r.bfid AND f.state = 'active'
+     RETURNING r.id`,
+    [library],
+  );
   return rows.map((r) => r.id);
 }
 

@@ -3,6 +3,7 @@ import type pg from 'pg';
 import { TapestryError } from '../src/errors/index.ts';
 import type { Intake } from './intake.ts';
 import { openRequests, type RequestRow } from './queue-repo.ts';
+import { suspectPairDetails } from './fault-repo.ts';
 import type { LibraryManager } from './service.ts';
 
 const errors = { '4xx': { $ref: 'Error#' }, '5xx': { $ref: 'Error#' } };
@@ -140,6 +141,35 @@ export function requestRoutes(intake: Intake, managers: ReadonlyMap<string, Libr
       return { ...changed, inFlight: open.filter((r) => r.state !== 'queued').length, queued: open.filter((r) => r.state === 'queued').length };
     });
 
+    app.get<{ Params: { library: string } }>('/libraries/:library/suspects', {
+      schema: {
+        tags: ['libraries'],
+        summary: 'Suspect (volume, mover) pairs: a drive or media error paired them once, the scheduler never pairs them again',
+        params: { type: 'object', required: ['library'], properties: { library: { type: 'string' } } },
+        response: {
+          200: { type: 'array', items: { type: 'object', properties: { volume: { type: 'string' }, mover: { type: 'string' }, errorCode: { type: 'string' }, errorMessage: { type: ['string', 'null'] }, at: { type: 'string' } } } },
+          ...errors,
+        },
+      },
+    }, async (req) => {
+      if (!managers.has(req.params.library)) throw new TapestryError('NOT_FOUND', `no library "${req.params.library}"`);
+      return (await suspectPairDetails(pool, req.params.library)).map((p) => ({ ...p, at: p.at.toISOString() }));
+    });
+
+    app.post<{ Params: { library: string }; Body: { by?: string } | undefined }>('/libraries/:library/reset', {
+      schema: {
+        tags: ['libraries'],
+        summary: 'Reset a library after a NOACCESS storm (Enstore\'s `vol --reset-lib`): broken → unlocked, the NOACCESS count starts afresh, the BROKEN alarm is resolved',
+        params: { type: 'object', required: ['library'], properties: { library: { type: 'string' } } },
+        body: { type: 'object', additionalProperties: false, properties: { by: { type: 'string', minLength: 1, maxLength: 100 } } },
+        response: { 200: { type: 'object', properties: { library: { type: 'string' }, state: { type: 'string' }, previous: { type: 'string' } } }, ...errors },
+      },
+    }, async (req) => {
+      const lm = managers.get(req.params.library);
+      if (!lm) throw new TapestryError('NOT_FOUND', `no library "${req.params.library}"`);
+      return lm.resetLibrary(req.body?.by ?? 'operator');
+    });
+
     app.get<{ Params: { library: string } }>('/libraries/:library/queue', {
       schema: {
         tags: ['libraries'],
@@ -151,10 +181,13 @@ export function requestRoutes(intake: Intake, managers: ReadonlyMap<string, Libr
       const lm = managers.get(req.params.library);
       if (!lm) throw new TapestryError('NOT_FOUND', `no library "${req.params.library}"`);
       const rows = await openRequests(pool, req.params.library);
+      // The leader may be another process: its address is in the database.
+      const { rows: [lib] } = await pool.query<{ lm_address: string | null }>('SELECT lm_address FROM libraries WHERE name = $1', [req.params.library]);
       return {
         library: lm.library,
         state: await lm.libraryState(),
-        moverPort: lm.moverPort,
+        moverPort: lm.moverPort || lib?.lm_address || '',
+        leader: lm.isLeader ? 'this process' : 'another process',
         movers: lm.moverSummary(),
         requests: rows.map((r) => ({
           id: r.id, kind: r.kind, state: r.state, priority: r.priority, key: r.key, bfid: r.bfid, volume: r.volumeLabel, fileNo: r.fileNo,
@@ -229,6 +262,7 @@ function adminRoutes(managers: ReadonlyMap<string, LibraryManager>, pool: pg.Poo
                 name: { type: 'string' }, library: { type: 'string' }, drive: { type: 'string' }, driveState: { type: 'string' },
                 adminState: { type: 'string', enum: ['online', 'offline'] }, connected: { type: 'boolean' }, state: { type: 'string' },
                 volume: { type: ['string', 'null'] }, requestId: { type: ['integer', 'null'] },
+                consecutiveFailures: { type: 'integer', description: 'drive/media failures in a row since its last success (docs/operators/faults-drive-media.md)' },
               },
             },
           },
@@ -236,15 +270,18 @@ function adminRoutes(managers: ReadonlyMap<string, LibraryManager>, pool: pg.Poo
         },
       },
     }, async () => {
-      const { rows } = await pool.query<{ name: string; library: string; drive: string; drive_state: string }>(
-        'SELECT m.name, m.library, m.drive, d.state AS drive_state FROM movers m JOIN drives d ON d.name = m.drive ORDER BY m.name',
+      const { rows } = await pool.query<{ name: string; library: string; drive: string; drive_state: string; consecutive_failures: number; mover_state: string }>(
+        'SELECT m.name, m.library, m.drive, d.state AS drive_state, m.consecutive_failures, m.state AS mover_state FROM movers m JOIN drives d ON d.name = m.drive ORDER BY m.name',
       );
       const live = new Map([...managers.values()].flatMap((lm) => lm.moverSummary().map((m) => [m.name, m] as const)));
       return rows.map((r) => {
         const m = live.get(r.name);
+        // Led by another process: what its leader last recorded (idle on Hello, offline when the session ended).
+        const elsewhere = !m && managers.get(r.library)?.isLeader === false && r.mover_state !== 'offline';
         return {
           name: r.name, library: r.library, drive: r.drive, driveState: r.drive_state, adminState: r.drive_state === 'offline' ? 'offline' : 'online',
-          connected: m !== undefined, state: m?.state ?? 'disconnected', volume: m?.volume ?? null, requestId: m?.requestId ?? null,
+          connected: m !== undefined || elsewhere, state: m?.state ?? (elsewhere ? 'connected to the leader in another process' : 'disconnected'), volume: m?.volume ?? null, requestId: m?.requestId ?? null,
+          consecutiveFailures: r.consecutive_failures,
         };
       });
     });

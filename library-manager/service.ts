@@ -2,13 +2,21 @@ import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import type pg from 'pg';
 import { alarmKey, raiseAlarm } from '../src/alarms/index.ts';
+import { isDbUnavailable, type DbAvailability } from '../src/db/availability.ts';
 import { isTapestryError, TapestryError, type ErrorCode } from '../src/errors/index.ts';
 import { errorSpec, isErrorCode } from '../src/errors/codes.ts';
 import type { Logger } from '../src/logging/index.ts';
 import { PROTOCOL_VERSION, type Envelope, type Hello, type WorkDone } from '../src/protocol/index.ts';
 import type { Clock } from '../src/time/clock.ts';
 import { FramedSession } from './mover-session.ts';
-import { finishRequest, getRequest, insertRequest, markAssigned, openRequests, requeue, requeueForLibrary, requeueForMover, type NewRequest, type RequestRow } from './queue-repo.ts';
+import { lmAction, needsRobot } from '../media-changer/robot-error-policy.ts';
+import { robotHoldForLibrary } from '../media-changer/robot-hold.ts';
+import { finishRequest, getRequest, insertRequest, markAssigned, openRequests, publishAssignment, requeue, requeueForMover, requeueUnclaimed, requeueUnclaimedOfMover, settleWrittenWrites, type NewRequest, type RequestRow } from './queue-repo.ts';
+import { Leadership } from './leadership.ts';
+import { FaultHandler, type FaultVolumeClerk } from './fault-handler.ts';
+import { DEFAULT_FAULT_THRESHOLDS, RETRY_ELSEWHERE_CODES, type FaultThresholds } from './fault-policy.ts';
+import { lastFailedMovers, suspectPairs } from './fault-repo.ts';
+import type { RequestEvents } from './request-events.ts';
 import { decide } from './scheduler.ts';
 import type { LibraryState, MountedVolume, MoverView, QueuedRequest, SchedulerConfig } from './types.ts';
 
@@ -16,6 +24,8 @@ import type { LibraryState, MountedVolume, MoverView, QueuedRequest, SchedulerCo
 export interface LmVolumeClerk {
   /** The next writable volume for the family, never one in `veto` (NOVOLUME when none). */
   nextWriteVolume(req: { library: string; storageGroup: string; fileFamily: string; wrapper: string; size: number; veto: readonly string[] }): Promise<{ label: string }>;
+  /** A system inhibit with its history row (NOACCESS, full, readonly after drive and media errors: fault-handler.ts). */
+  setInhibit: FaultVolumeClerk['setInhibit'];
 }
 
 /** Where an assigned request's data goes: encp connects here with the token. */
@@ -63,6 +73,15 @@ interface MoverSlot {
    */
   assignedVolume: string | null;
   dismounting: boolean;
+  /** Requests whose WorkDone the mover said (in its Hello) it will re-send: not re-queued meanwhile. */
+  claims: number[];
+  /**
+   * A failed WorkDone is being recorded: no new work for this mover until its
+   * suspect pair and failure count are in (the mover reports itself idle first).
+   */
+  settling?: boolean;
+  /** The leadership term the session belongs to. */
+  readonly term: number;
 }
 
 export interface LibraryManagerDeps {
@@ -76,7 +95,30 @@ export interface LibraryManagerDeps {
   readonly onWriteFailed?: (bfid: string) => Promise<unknown>;
   /** A mover silent this long is dead: its request goes back to the queue. */
   readonly heartbeatTimeoutMs?: number;
+  /** The process's LISTEN on request changes (the request API's long-polls); without it, waits re-read every second. */
+  readonly events?: RequestEvents;
+  /** Where a leader listens for movers (port 0: any free port; the address is published in `libraries.lm_address`). */
+  readonly moverHost?: string;
+  readonly moverPort?: number;
+  /** How often a standby tries for leadership (and a leader checks its lock session). */
+  readonly electionRetryMs?: number;
+  /**
+   * After taking over, how long assigned requests wait for their mover to
+   * reconnect and claim them before they go back to the queue (default: the
+   * heartbeat timeout).
+   */
+  readonly takeoverGraceMs?: number;
+  /** The database watcher: no scheduling passes while it is down, one as soon as it is back. */
+  readonly availability?: DbAvailability;
+  /** Drive and media fault thresholds (`libraries.<name>.faults`; Enstore's defaults when omitted). */
+  readonly faults?: FaultThresholds;
 }
+
+/** A long-poll re-reads its row at least this often, in case a NOTIFY was missed. */
+const WAIT_RECHECK_MS = 5000;
+
+/** The channel the leader LISTENs on: new or re-prioritised queued work, a library state change (payload: the library). */
+export const QUEUE_CHANNEL = 'tapestry_queue';
 
 /**
  * One library manager per library (DESIGN §9, Enstore's library_manager): the
@@ -85,64 +127,149 @@ export interface LibraryManagerDeps {
  */
 export class LibraryManager {
   private readonly movers = new Map<string, MoverSlot>();
-  private readonly assignments = new Map<number, Assignment>();
-  private readonly waiters = new Map<number, Set<() => void>>();
   /** Movers an operator took offline (their drive's `drives.state = 'offline'`): no new work. */
   private readonly offline = new Set<string>();
   private server: net.Server | null = null;
   private scheduling: Promise<void> = Promise.resolve();
   private rescheduleWanted = false;
-  private wakeTimer: NodeJS.Timeout | null = null;
+  /** The next scheduling pass the scheduler asked for (dismount delay, mount age): on the injected clock, so a virtual clock drives it. */
+  private wakeTimer: AbortController | null = null;
   /** Told, on every scheduling pass, which shelved volumes queued reads wait for (the shelf component raises the alarm). */
   private onShelved: ((held: readonly { label: string; shelf: string | null }[]) => void) | null = null;
   /** Volumes on their way out of the library (an eject job): not mounted for new work. */
   private leaving: () => ReadonlySet<string> = () => new Set();
   private heartbeatTimer: NodeJS.Timeout | null = null;
+  private graceTimer: NodeJS.Timeout | null = null;
   private stopped = false;
+  private readonly election: Leadership;
+  /** Leading: holds the library's advisory lock, listens for movers, schedules. Otherwise a standby. */
+  private leading = false;
+  /** Counts leadership terms: a session of an earlier term closing must not touch the queue. */
+  private term = 0;
   private readonly log: Logger;
-  /** `host:port` movers connect to; empty until start(). */
+  /** Suspect pairs, NOACCESS, broken, movers offline after failures (fault-handler.ts). */
+  private readonly faults: FaultHandler;
+  /** `host:port` movers connect to while leading; empty on a standby. */
   moverPort = '';
 
   constructor(private readonly deps: LibraryManagerDeps) {
     this.log = deps.log.child({ component: 'library-manager', library: deps.library });
+    this.faults = new FaultHandler({
+      library: deps.library, pool: deps.pool, clock: deps.clock, log: this.log, thresholds: deps.faults ?? DEFAULT_FAULT_THRESHOLDS, volumes: deps.volumes,
+      fail: (row, code, message) => this.fail(row, code, message),
+      takeOffline: (mover) => this.setMoverAdminState(mover, 'offline'),
+      notify: (id) => this.notify(id),
+    });
+    // Work that queued up while the database was away starts when it returns.
+    deps.availability?.onChange((state) => state === 'up' && this.schedule());
+    this.election = new Leadership({
+      pool: deps.pool,
+      library: deps.library,
+      log: this.log,
+      retryMs: deps.electionRetryMs ?? 1000,
+      onLead: (client) => this.lead(client),
+      onLose: (reason) => void this.stopLeading(reason),
+    });
   }
 
   get library(): string {
     return this.deps.library;
   }
 
-  /** Listen for movers; requests left assigned by a previous run go back to the queue. */
-  async start(host = '127.0.0.1', port = 0): Promise<string> {
-    const requeued = await requeueForLibrary(this.deps.pool, this.deps.library);
-    if (requeued.length > 0) this.log.warn({ event: 'lm.requeued_on_start', count: requeued.length });
-    const { rows: offline } = await this.deps.pool.query<{ name: string }>(
-      `SELECT m.name FROM movers m JOIN drives d ON d.name = m.drive WHERE m.library = $1 AND d.state = 'offline'`,
-      [this.deps.library],
-    );
-    for (const m of offline) this.offline.add(m.name);
-    this.server = net.createServer((socket) => this.accept(socket));
-    await new Promise<void>((resolve, reject) => {
-      this.server!.once('error', reject);
-      this.server!.listen(port, host, () => resolve());
-    });
-    const addr = this.server.address() as net.AddressInfo;
-    const timeout = this.deps.heartbeatTimeoutMs ?? 30_000;
-    this.heartbeatTimer = setInterval(() => this.reapSilentMovers(timeout), Math.max(250, timeout / 4));
-    const address = `${host}:${addr.port}`;
-    this.moverPort = address;
-    await this.deps.pool.query('UPDATE libraries SET lm_address = $2, lm_started_at = now() WHERE name = $1', [this.deps.library, address]);
-    this.log.info({ event: 'lm.listening', address });
-    return address;
+  /**
+   * Take part in the election for this library (docs/faults-process.md):
+   * the holder of the library's advisory lock leads; the others stand by
+   * and try again every second. Resolves once the first attempt is made,
+   * leading or not.
+   */
+  async start(): Promise<void> {
+    await this.election.start();
+  }
+
+  /** Whether this instance leads its library now. */
+  get isLeader(): boolean {
+    return this.leading;
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.wakeTimer) clearTimeout(this.wakeTimer);
+    await this.election.stop();
+    await this.stopLeading('library manager stopping');
+  }
+
+  /** Won the lock: listen for movers, publish the address, adopt what the movers claim, schedule. */
+  private async lead(client: pg.Client): Promise<void> {
+    const term = ++this.term;
+    await this.loadOffline();
+    const server = net.createServer((socket) => this.accept(socket, term));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.deps.moverPort ?? 0, this.deps.moverHost ?? '127.0.0.1', () => resolve());
+    });
+    this.server = server;
+    const host = this.deps.moverHost ?? '127.0.0.1';
+    const address = `${host.includes(':') ? `[${host}]` : host}:${(server.address() as net.AddressInfo).port}`;
+    client.on('notification', (msg) => {
+      // The operator's mover online/offline may have been set through another process: re-read it too.
+      if (msg.channel === QUEUE_CHANNEL && msg.payload === this.deps.library && this.term === term) void this.loadOffline().catch(() => undefined).finally(() => this.schedule());
+    });
+    await client.query(`LISTEN ${QUEUE_CHANNEL}`);
+    this.leading = true;
+    this.moverPort = address;
+    await this.deps.pool.query('UPDATE libraries SET lm_address = $2, lm_started_at = now() WHERE name = $1', [this.deps.library, address]);
+    const timeout = this.deps.heartbeatTimeoutMs ?? 30_000;
+    this.heartbeatTimer = setInterval(() => this.reapSilentMovers(timeout), Math.max(250, timeout / 4));
+    // Requests a previous leader left at movers are not re-queued blindly: a
+    // mover still working on one claims it in its Hello. What no mover has
+    // claimed when the grace period ends goes back to the queue.
+    const grace = this.deps.takeoverGraceMs ?? timeout;
+    this.graceTimer = setTimeout(() => void this.requeueUnclaimedAfterGrace(term), grace);
+    this.log.warn({ event: 'lm.listening', address, term, graceMs: grace });
+    this.schedule();
+  }
+
+  private async requeueUnclaimedAfterGrace(term: number): Promise<void> {
+    if (this.term !== term || !this.leading) return;
+    const claimed = [...this.movers.values()].flatMap((m) => [m.requestId, ...m.claims]).filter((id): id is number => id !== null);
+    try {
+      const ids = await requeueUnclaimed(this.deps.pool, this.deps.library, claimed, { code: 'DRIVE_ERROR', message: 'library manager take-over: no mover claimed this request' });
+      if (ids.length > 0) this.log.warn({ event: 'lm.requeued_unclaimed', count: ids.length, ids });
+      this.schedule();
+    } catch (err) {
+      this.log.error({ event: 'lm.requeue_unclaimed_failed', err });
+    }
+  }
+
+  /**
+   * Stop leading at once (the lock's session is gone: another instance may
+   * lead already). Mover sessions close — they reconnect to the new leader —
+   * and nothing of the queue is touched: the new leader owns it.
+   */
+  private async stopLeading(reason: string): Promise<void> {
+    const wasLeading = this.leading;
+    this.leading = false;
+    this.term++;
+    this.moverPort = '';
+    this.wakeTimer?.abort();
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
-    for (const slot of this.movers.values()) slot.session.close('library manager stopping');
-    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    if (this.graceTimer) clearTimeout(this.graceTimer);
+    this.wakeTimer = this.heartbeatTimer = this.graceTimer = null;
+    const server = this.server;
+    this.server = null;
+    for (const slot of [...this.movers.values()]) slot.session.close(reason);
+    this.movers.clear();
+    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
     await this.scheduling.catch(() => undefined);
-    for (const set of this.waiters.values()) for (const wake of set) wake();
+    if (wasLeading) this.log.warn({ event: 'lm.standing_down', reason });
+  }
+
+  private async loadOffline(): Promise<void> {
+    const { rows: offline } = await this.deps.pool.query<{ name: string }>(
+      `SELECT m.name FROM movers m JOIN drives d ON d.name = m.drive WHERE m.library = $1 AND d.state IN ('offline', 'down')`,
+      [this.deps.library],
+    );
+    this.offline.clear();
+    for (const m of offline) this.offline.add(m.name);
   }
 
   // --- intake ----------------------------------------------------------------------
@@ -163,6 +290,14 @@ export class LibraryManager {
     this.log.warn({ event: 'lm.state', state, previous: rows[0]?.previous, reason });
     this.schedule();
     return { library: this.deps.library, state, previous: rows[0]?.previous ?? 'unknown' };
+  }
+
+  /** `library reset`: a broken library is unlocked again, its NOACCESS count starts afresh, its BROKEN alarm resolved. */
+  async resetLibrary(by: string): Promise<{ library: string; state: string; previous: string }> {
+    const r = await this.faults.resetLibrary(by);
+    if (!r) throw new TapestryError('NOT_FOUND', `no library "${this.deps.library}"`, { context: { library: this.deps.library } });
+    this.schedule();
+    return r;
   }
 
   /**
@@ -197,7 +332,10 @@ export class LibraryManager {
       state: row.state,
       kind: row.kind,
       attempts: row.attempts,
-      assignment: open ? this.assignments.get(row.id) ?? null : null,
+      // From the row, not from memory: the leader may be another process.
+      assignment: open && row.token && row.dataAddress && row.mover && row.volumeLabel
+        ? { mover: row.mover, dataAddress: row.dataAddress, token: row.token, volume: row.volumeLabel }
+        : null,
       result: row.result,
       error: row.errorCode && (row.state === 'failed' || row.state === 'queued' || row.state === 'cancelled') ? { code: row.errorCode, message: row.errorMessage ?? '' } : null,
     };
@@ -215,23 +353,18 @@ export class LibraryManager {
       const changed = view.state !== known.state || (view.assignment?.token ?? undefined) !== known.token;
       const left = deadline - Date.now();
       if (changed || left <= 0 || this.stopped) return view;
-      await new Promise<void>((resolve) => {
-        const set = this.waiters.get(id) ?? new Set();
-        this.waiters.set(id, set);
-        const wake = (): void => {
-          clearTimeout(timer);
-          set.delete(wake);
-          if (set.size === 0) this.waiters.delete(id);
-          resolve();
-        };
-        const timer = setTimeout(wake, left);
-        set.add(wake);
-      });
+      // Woken by the row's NOTIFY (whichever process changed it); the re-read
+      // every few seconds is the safety net for a notification lost while
+      // the LISTEN connection was being re-made.
+      const events = this.deps.events;
+      if (events) await events.next(id, Math.min(left, WAIT_RECHECK_MS));
+      else await new Promise((r) => setTimeout(r, Math.min(left, 1000)));
     }
   }
 
+  /** A change made here: wake this process's long-polls without waiting for the NOTIFY round trip. */
   private notify(id: number): void {
-    for (const wake of [...(this.waiters.get(id) ?? [])]) wake();
+    this.deps.events?.wake(id);
   }
 
   /** Connected movers, for reports; `adminState` is the operator's online/offline. */
@@ -286,13 +419,17 @@ export class LibraryManager {
   async setMoverAdminState(mover: string, state: 'online' | 'offline'): Promise<{ mover: string; state: string; previous: string; busy: boolean }> {
     const { rows } = await this.deps.pool.query<{ previous: string }>(
       `WITH m AS (SELECT d.name, d.state AS previous FROM movers m JOIN drives d ON d.name = m.drive WHERE m.name = $1 AND m.library = $2 FOR UPDATE OF d)
-       UPDATE drives d SET state = CASE WHEN $3 = 'offline' THEN 'offline' WHEN d.state = 'offline' THEN 'up' ELSE d.state END, updated_at = now()
+       UPDATE drives d SET state = CASE WHEN $3 = 'offline' THEN 'offline' WHEN d.state IN ('offline', 'down') THEN 'up' ELSE d.state END, updated_at = now()
        FROM m WHERE d.name = m.name RETURNING m.previous`,
       [mover, this.deps.library, state],
     );
     if (!rows[0]) throw new TapestryError('NOT_FOUND', `no mover "${mover}" in library ${this.deps.library}`, { context: { mover } });
     if (state === 'offline') this.offline.add(mover);
     else this.offline.delete(mover);
+    // Back online: the drive was looked at, its failure counts and suspect pairs start afresh.
+    if (state === 'online') await this.faults.moverOnline(mover, 'operator');
+    // The leader may be another process: it re-reads the drives' states when told.
+    await this.deps.pool.query('SELECT pg_notify($1, $2)', [QUEUE_CHANNEL, this.deps.library]);
     const slot = this.movers.get(mover);
     this.log.warn({ event: 'lm.mover_admin', mover, state, busy: slot?.requestId != null });
     this.schedule();
@@ -301,14 +438,14 @@ export class LibraryManager {
 
   // --- mover sessions -----------------------------------------------------------------
 
-  private accept(socket: net.Socket): void {
+  private accept(socket: net.Socket, term: number): void {
     let slot: MoverSlot | null = null;
     const session: FramedSession = new FramedSession(
       socket,
       this.log,
       (env) => {
         if (slot === null) {
-          slot = this.hello(session, env);
+          slot = this.hello(session, env, term);
           return;
         }
         this.onMessage(slot, env);
@@ -320,16 +457,26 @@ export class LibraryManager {
     );
   }
 
-  private hello(session: FramedSession, env: Envelope): MoverSlot {
+  private hello(session: FramedSession, env: Envelope, term: number): MoverSlot {
     if (env.type !== 'hello') throw new TapestryError('MALFORMED', `the first frame of a mover session must be a Hello, got ${env.type}`);
     const hello = env.hello;
     if (hello.protocolVersion !== PROTOCOL_VERSION) throw new TapestryError('MALFORMED', `protocol version ${hello.protocolVersion}; this library manager speaks ${PROTOCOL_VERSION}`);
     if (hello.library !== this.deps.library) throw new TapestryError('USERERROR', `mover ${hello.mover} serves library ${hello.library}, this is ${this.deps.library}`);
+    // A connection that raced with losing the leadership: the mover retries and finds the new leader.
+    if (!this.leading || term !== this.term) throw new TapestryError('UNAVAILABLE', `this library manager of ${this.deps.library} no longer leads; reconnect to libraries.lm_address`);
     const old = this.movers.get(hello.mover);
     if (old) old.session.close('replaced by a new session');
-    const slot: MoverSlot = { name: hello.mover, hello, session, state: 'idle', volume: null, location: 0, requestId: null, inFlight: null, assignedVolume: null, dismounting: false };
+    // The mover's own word on what it holds (a take-over, or a reconnect):
+    // its request in flight is adopted at once so the scheduler gives it
+    // nothing else; adopt() checks it against the database.
+    const inFlightId = hello.requestId ? Number(hello.requestId) : null;
+    const slot: MoverSlot = {
+      name: hello.mover, hello, session, state: inFlightId !== null ? 'busy' : 'idle', volume: null, location: 0, requestId: inFlightId, inFlight: null,
+      assignedVolume: null, dismounting: false, claims: (hello.doneRequestIds ?? []).map(Number), term,
+    };
     this.movers.set(hello.mover, slot);
     session.send('ack', { ackSeq: env.seq });
+    void this.adopt(slot);
     this.log.info({ event: 'lm.mover_connected', mover: hello.mover, dataAddress: hello.dataAddress });
     void this.deps.pool.query(`UPDATE movers SET state = 'idle', host = $2, data_address = $3, last_seen = now(), updated_at = now() WHERE name = $1`, [hello.mover, hello.host, hello.dataAddress]).catch(() => undefined);
     return slot;
@@ -350,7 +497,7 @@ export class LibraryManager {
         return;
       }
       case 'done':
-        void this.workDone(slot, env.done);
+        void this.workDone(slot, env.done, env.seq);
         return;
       case 'ack':
         return;
@@ -362,14 +509,70 @@ export class LibraryManager {
     }
   }
 
-  private async workDone(slot: MoverSlot, done: WorkDone): Promise<void> {
-    const id = Number(done.requestId);
-    const inFlight = slot.inFlight;
-    slot.requestId = null;
-    slot.inFlight = null;
-    slot.assignedVolume = null;
-    this.assignments.delete(id);
+  /**
+   * Check a Hello's claims against the database: the request in flight is
+   * adopted when the row still gives it to this mover (its transfers row is
+   * found again); everything else the row gives this mover was never started
+   * there and goes back to the queue now.
+   */
+  private async adopt(slot: MoverSlot): Promise<void> {
     try {
+      if (slot.requestId !== null) {
+        const id = slot.requestId;
+        const row = await getRequest(this.deps.pool, id);
+        if (row && (row.state === 'assigned' || row.state === 'active') && row.mover === slot.name) {
+          const { rows } = await this.deps.pool.query<{ id: number }>(
+            'SELECT id FROM transfers WHERE request_id = $1 AND mover = $2 AND finished_at IS NULL ORDER BY id DESC LIMIT 1',
+            [id, slot.name],
+          );
+          if (slot.requestId === id) {
+            slot.inFlight = rows[0] ? { transferId: rows[0].id } : null;
+            slot.assignedVolume = row.volumeLabel;
+          }
+          this.log.warn({ event: 'lm.adopted', mover: slot.name, requestId: id });
+        } else {
+          // Given away meanwhile (the grace period ended first): its WorkDone will be ignored.
+          this.log.error({ event: 'lm.claim_refused', mover: slot.name, requestId: id, state: row?.state, owner: row?.mover });
+          if (slot.requestId === id) slot.requestId = null;
+        }
+      }
+      const keep = [slot.requestId, ...slot.claims].filter((id): id is number => id !== null);
+      const ids = await requeueUnclaimedOfMover(this.deps.pool, slot.name, keep, { code: 'DRIVE_ERROR', message: `mover ${slot.name} reconnected without this request` });
+      if (ids.length > 0) this.log.warn({ event: 'lm.requeued_unclaimed', mover: slot.name, ids });
+    } catch (err) {
+      this.log.error({ event: 'lm.adopt_failed', mover: slot.name, err });
+    }
+    this.schedule();
+  }
+
+  private async workDone(slot: MoverSlot, done: WorkDone, seq = 0): Promise<void> {
+    const id = Number(done.requestId);
+    // A re-sent WorkDone (after a reconnect) is not the mover's current request.
+    const current = slot.requestId === id;
+    let inFlight = current ? slot.inFlight : null;
+    if (current) {
+      slot.requestId = null;
+      slot.inFlight = null;
+      slot.assignedVolume = null;
+      slot.settling = !done.ok;
+    }
+    slot.claims = slot.claims.filter((c) => c !== id);
+    // Through a database outage these writes are repeated until they land
+    // (each is guarded by the request's state, so a repeat is harmless).
+    for (let attempt = 1; ; attempt++) {
+    try {
+      // Only the mover the row names may finish it: a WorkDone for a request
+      // re-queued and given to someone else meanwhile is acknowledged and dropped.
+      const row = await getRequest(this.deps.pool, id);
+      if (!row || (row.state !== 'assigned' && row.state !== 'active') || row.mover !== slot.name) {
+        this.log.error({ event: 'lm.stale_done', mover: slot.name, requestId: id, ok: done.ok, state: row?.state, owner: row?.mover });
+        slot.session.send('ack', { ackSeq: seq });
+        return;
+      }
+      if (!inFlight) {
+        const { rows } = await this.deps.pool.query<{ id: number }>('SELECT id FROM transfers WHERE request_id = $1 AND mover = $2 AND finished_at IS NULL ORDER BY id DESC LIMIT 1', [id, slot.name]);
+        inFlight = rows[0] ? { transferId: rows[0].id } : null;
+      }
       if (inFlight) {
         await this.deps.pool.query(
           `UPDATE transfers SET finished_at = now(), ok = $2, bytes = $3, crc_adler32 = $4, file_no = $5, bfid = coalesce($6, bfid),
@@ -383,6 +586,7 @@ export class LibraryManager {
           result: { bfid: done.bfid, volume: done.volume, fileNo: done.fileNo, size: done.bytes, crc: done.crc, drive: done.drive, mover: slot.name },
         });
         slot.location = done.fileNo + 1;
+        await this.faults.succeeded(slot.name);
       } else {
         if (done.errorCode === 'CRC_MISMATCH') {
           // Data on tape (or on its way) is not what the catalogue says: an operator must look.
@@ -395,15 +599,49 @@ export class LibraryManager {
             detail: { volume: done.volume, bfid: done.bfid, mover: slot.name, requestId: id },
           });
         }
-        await this.failOrRetry(id, done.errorCode ?? 'INTERNAL', done.message, slot.name);
+        if (!(await this.robotFailure(slot, id, done)) && !(await this.faults.failed(slot.name, id, done))) await this.failOrRetry(id, done.errorCode ?? 'INTERNAL', done.message, slot.name);
       }
       slot.boundSince = this.deps.clock.now();
       this.log.info({ event: 'lm.done', mover: slot.name, requestId: id, ok: done.ok, code: done.errorCode, volume: done.volume, fileNo: done.fileNo });
+      // Recorded: the mover may forget it. Unacknowledged, it is re-sent after the next Hello.
+      slot.session.send('ack', { ackSeq: seq });
     } catch (err) {
+      // A session of an earlier term: the mover re-sends this WorkDone (unacknowledged) to the next leader.
+      if (slot.term === this.term && (await this.waitForDatabase(err, attempt, `the outcome of request ${id}`))) continue;
       this.log.error({ event: 'lm.done_failed', requestId: id, err });
     } finally {
       this.notify(id);
+      if (slot.settling) {
+        slot.settling = false;
+        this.schedule();
+      }
     }
+    return;
+    }
+  }
+
+  /**
+   * Robot failures that are the robot's fault, not the request's
+   * (media-changer/robot-error-policy.ts `lmAction`): DRIVE_DOWN takes the
+   * mover's drive down (like `mover offline`, kept in drives.state); both it and
+   * ROBOT_OPERATOR re-queue the request without using up an attempt. The media
+   * changer has raised the alarm. False: not such a failure, the usual rule applies.
+   */
+  private async robotFailure(slot: MoverSlot, id: number, done: WorkDone): Promise<boolean> {
+    const action = lmAction(done.errorCode);
+    if (action === 'default') return false;
+    if (action === 'drive-down') {
+      await this.deps.pool.query(
+        `UPDATE drives SET state = 'down', last_error = $2, updated_at = now() WHERE name = (SELECT drive FROM movers WHERE name = $1)`,
+        [slot.name, done.message],
+      );
+      this.offline.add(slot.name);
+    }
+    if (await requeue(this.deps.pool, id, { code: done.errorCode!, message: `${done.message} (on ${slot.name})` })) {
+      await this.deps.pool.query('UPDATE requests SET attempts = greatest(attempts - 1, 0) WHERE id = $1', [id]);
+    }
+    this.log.warn({ event: 'lm.robot_failure', requestId: id, code: done.errorCode, action, mover: slot.name });
+    return true;
   }
 
   /** Retryable errors go back to the queue until the request's max_retry is spent. */
@@ -429,10 +667,11 @@ export class LibraryManager {
   private async moverGone(slot: MoverSlot, reason: string): Promise<void> {
     if (this.movers.get(slot.name) === slot) this.movers.delete(slot.name);
     this.log.warn({ event: 'lm.mover_gone', mover: slot.name, reason, requestId: slot.requestId });
-    if (slot.requestId !== null) this.assignments.delete(slot.requestId);
-    // Stopping: the sessions close because we close them, and the pool is about
-    // to end. What they held stays assigned; the next start re-queues it.
-    if (this.stopped) return;
+    // Stopping, or no longer leading: the sessions close because we close
+    // them. What they held stays assigned; the next leader adopts it (the
+    // mover claims it in its Hello) or re-queues it after the grace period.
+    if (this.stopped || !this.leading || slot.term !== this.term) return;
+    for (let attempt = 1; ; attempt++) {
     try {
       if (slot.inFlight) {
         await this.deps.pool.query(`UPDATE transfers SET finished_at = now(), ok = false, error_code = 'DRIVE_ERROR', error_message = $2 WHERE id = $1 AND finished_at IS NULL`, [slot.inFlight.transferId, `mover went away: ${reason}`]);
@@ -441,9 +680,25 @@ export class LibraryManager {
       for (const id of ids) this.notify(id);
       await this.deps.pool.query(`UPDATE movers SET state = 'offline', updated_at = now() WHERE name = $1`, [slot.name]);
     } catch (err) {
+      if (slot.term === this.term && (await this.waitForDatabase(err, attempt, `re-queueing the work of mover ${slot.name}`))) continue;
       this.log.error({ event: 'lm.requeue_failed', mover: slot.name, err });
     }
+    break;
+    }
     this.schedule();
+  }
+
+  /**
+   * The database is unreachable and this manager still has to record what a
+   * mover told it: wait (doubling backoff, 250 ms to 5 s) and say whether to
+   * try again. False for any other error, or once stopping.
+   */
+  private async waitForDatabase(err: unknown, attempt: number, what: string): Promise<boolean> {
+    if (this.stopped || !isDbUnavailable(err)) return false;
+    this.deps.availability?.reportFailure(err);
+    if (attempt === 1) this.log.warn({ event: 'lm.db_retrying', what, err: (err as Error).message });
+    await new Promise((resolve) => setTimeout(resolve, Math.min(250 * 2 ** (attempt - 1), 5_000)));
+    return !this.stopped;
   }
 
   private reapSilentMovers(timeoutMs: number): void {
@@ -457,12 +712,17 @@ export class LibraryManager {
 
   /** Ask for a scheduling pass; passes run one at a time, and a request during one causes another. */
   schedule(): void {
-    if (this.stopped) return;
+    // Only the leader schedules; a standby's submit/cancel reach the leader through the database (NOTIFY).
+    if (this.stopped || !this.leading) return;
     this.rescheduleWanted = true;
     this.scheduling = this.scheduling.then(async () => {
-      while (this.rescheduleWanted && !this.stopped) {
+      while (this.rescheduleWanted && !this.stopped && this.leading) {
         this.rescheduleWanted = false;
-        await this.pass().catch((err) => this.log.error({ event: 'lm.schedule_failed', err }));
+        await this.pass().catch((err) => {
+          // An outage is logged once by the availability watcher, not once per pass.
+          if (isDbUnavailable(err) && this.deps.availability) this.deps.availability.reportFailure(err);
+          else this.log.error({ event: 'lm.schedule_failed', err });
+        });
       }
     });
   }
@@ -506,27 +766,46 @@ export class LibraryManager {
   }
 
   private async pass(): Promise<void> {
-    this.dismountOffline();
+    // No new work while the database is unreachable: every step below needs it.
+    if (this.deps.availability && !this.deps.availability.up) return;
+    // A robot waiting for its operator moves no cartridge: only work on tapes
+    // already in drives goes on (media-changer/robot-hold.ts).
+    const robotHold = await robotHoldForLibrary(this.deps.pool, this.deps.library);
+    if (!robotHold) this.dismountOffline();
     const held = await this.shelvedHolds();
     const leaving = this.leaving();
     for (const label of leaving) if (!held.has(label)) held.set(label, null);
-    this.dismountLeaving(leaving);
-    const free = [...this.movers.values()].filter((m) => (m.state === 'idle' || m.state === 'have_bound') && m.requestId === null && !m.dismounting && !this.offline.has(m.name));
+    if (!robotHold) this.dismountLeaving(leaving);
+    const free = [...this.movers.values()].filter((m) => (m.state === 'idle' || m.state === 'have_bound') && m.requestId === null && !m.dismounting && !m.settling && !this.offline.has(m.name));
     if (free.length === 0) return;
-    const [allRows, libraryState] = await Promise.all([openRequests(this.deps.pool, this.deps.library), this.libraryState()]);
+    // A queued write whose file is already active was written by a mover whose
+    // WorkDone was lost (a crash): done, never written twice.
+    for (const id of await settleWrittenWrites(this.deps.pool, this.deps.library)) {
+      this.log.warn({ event: 'lm.settled_written', requestId: id });
+      this.notify(id);
+    }
+    const [allRows, libraryState, suspects] = await Promise.all([openRequests(this.deps.pool, this.deps.library), this.libraryState(), suspectPairs(this.deps.pool, this.deps.library)]);
     const rows = held.size === 0 ? allRows : allRows.filter((r) => !(r.state === 'queued' && r.kind === 'read' && r.volumeLabel !== null && held.has(r.volumeLabel)));
     let volumes = await this.mountedVolumes();
     let wakeAt: number | undefined;
+    // A retry after a drive or media error goes to another mover while one is connected (docs/faults-drive-media.md).
+    const avoid = await lastFailedMovers(this.deps.pool, rows.filter((r) => r.state === 'queued' && r.attempts > 0).map((r) => r.id), RETRY_ELSEWHERE_CODES);
     for (const slot of free) {
+      const elsewhere = this.movers.size > 1;
       const input = {
         now: this.deps.clock.now(),
         libraryState,
-        requests: rows.map(toQueued).filter((r): r is QueuedRequest => r !== null),
+        requests: rows.filter((r) => !(elsewhere && r.state === 'queued' && avoid.get(r.id) === slot.name)).map(toQueued).filter((r): r is QueuedRequest => r !== null),
         movers: [...this.movers.values()].map((m) => this.moverView(m, volumes)),
-        suspects: [],
+        suspects,
         config: this.deps.config,
       };
       const decision = decide(input, slot.name);
+      if (robotHold && needsRobot(decision, slot.volume)) {
+        // Look again soon: the hold ends when its alarm is resolved, by `robot reset` or by hand.
+        wakeAt = Math.min(wakeAt ?? Infinity, this.deps.clock.now() + 1000);
+        continue;
+      }
       if (decision.kind === 'wait') {
         if (decision.untilMs !== undefined) wakeAt = Math.min(wakeAt ?? Infinity, decision.untilMs);
         continue;
@@ -577,7 +856,6 @@ export class LibraryManager {
       // ran meanwhile would otherwise send encp to the mover before the mover
       // has been told to expect it.
       const body = await this.assignBody(row, volume!, token);
-      this.assignments.set(row.id, { mover: slot.name, dataAddress: slot.hello.dataAddress, token, volume: volume! });
       slot.requestId = row.id;
       slot.assignedVolume = volume ?? null;
       slot.state = 'busy';
@@ -587,14 +865,19 @@ export class LibraryManager {
       row.mover = slot.name;
       row.volumeLabel = volume ?? null;
       slot.session.send('assign', body);
+      // Now the mover expects the token: publish where encp meets it (any API process reads it from the row).
+      await publishAssignment(this.deps.pool, row.id, slot.name, slot.hello.dataAddress, token);
       this.log.info({ event: 'lm.assign', mover: slot.name, requestId: row.id, kind: row.kind, volume, reason: decision.reason });
       this.notify(row.id);
       // The next mover in this pass must see the volume as taken.
       volumes = await this.mountedVolumes();
     }
-    if (this.wakeTimer) clearTimeout(this.wakeTimer);
+    this.wakeTimer?.abort();
     this.wakeTimer = null;
-    if (wakeAt !== undefined) this.wakeTimer = setTimeout(() => this.schedule(), Math.max(10, wakeAt - this.deps.clock.now()));
+    if (wakeAt !== undefined) {
+      const wake = (this.wakeTimer = new AbortController());
+      this.deps.clock.sleep(Math.max(10, wakeAt - this.deps.clock.now()), wake.signal).then(() => this.schedule(), () => undefined);
+    }
   }
 
   private async assignBody(row: RequestRow, volume: string, token: string): Promise<import('../src/protocol/index.ts').Assign> {

@@ -68,5 +68,19 @@ export function mediaChangerRoutes(services: readonly MediaChangerService[]): Fa
     app.post<{ Params: { library: string }; Body: { label: string; drive: string } }>('/libraries/:library/dismount', {
       schema: { tags: ['libraries'], summary: 'Unthread a cartridge and return it to its home slot', params, body: moveBody, response: errors },
     }, async (req) => serviceFor(req.params.library).dismount(req.body.label, req.body.drive));
+
+    app.post<{ Params: { robot: string }; Body: { by?: string } }>('/robots/:robot/reset', {
+      schema: {
+        tags: ['libraries'],
+        summary: 'The operator cleared the robot (jam, door): check it is ready, resolve its ROBOT_OPERATOR alarm, let its libraries mount again',
+        params: { type: 'object', required: ['robot'], properties: { robot: nameSchema } },
+        body: { type: 'object', additionalProperties: false, properties: { by: { type: 'string', minLength: 1, maxLength: 64 } } },
+        response: { 200: { type: 'object', properties: { robot: { type: 'string' }, state: { type: 'string' }, resolved: { type: 'boolean' } } }, ...errors },
+      },
+    }, async (req) => {
+      const svc = services.find((s) => s.robotName === req.params.robot);
+      if (!svc) throw new TapestryError('NOT_FOUND', `no robot "${req.params.robot}" (robots: ${services.map((s) => s.robotName).join(', ') || 'none'})`, { context: { robot: req.params.robot } });
+      return svc.reset(req.body?.by ?? 'operator');
+    });
   };
 }

@@ -1,7 +1,8 @@
 import type { DriveConfig, LibraryConfig, RobotConfig } from '../src/config/index.ts';
-import { TapestryError } from '../src/errors/index.ts';
+import { isTapestryError, TapestryError } from '../src/errors/index.ts';
 import type { DriveState, MediaChanger, RobotInventory, RobotStatus, TapeDrive } from '../src/hardware/types.ts';
 import type { Logger } from '../src/logging/index.ts';
+import { alarmFor, classifyRobotFailure, robotAttentionKey } from './robot-error-policy.ts';
 
 /** A library as operators see it: its robot's elements, with drives named as in the config. */
 export interface LibraryInventory {
@@ -32,6 +33,14 @@ export interface MediaChangerServiceDeps {
   /** Drives this process can thread and unthread (the simulated ones, or ones attached here). */
   readonly tapeDrives: ReadonlyMap<string, TapeDrive>;
   readonly log: Logger;
+  /** Where robot alarms go (operator attention, drive down, location mismatch); none in unit tests. */
+  readonly alarms?: RobotAlarms;
+}
+
+/** The part of the alarm service the media changer uses. */
+export interface RobotAlarms {
+  raise(alarm: { key: string; severity: 'critical' | 'error' | 'warning'; code: string; message: string; detail: Record<string, unknown> }): Promise<unknown>;
+  resolveCause(key: string, by: string): Promise<unknown>;
 }
 
 /**
@@ -111,43 +120,118 @@ export class MediaChangerService {
 
   async mount(label: string, driveName: string): Promise<{ label: string; drive: string; fromSlot: number }> {
     const drive = this.drive(driveName);
-    return this.exclusive(driveName, async () => {
-      const inv = await this.deps.changer.inventory();
+    return this.exclusive(driveName, () => this.alarming('mount', label, driveName, async () => {
+      const started = Date.now();
+      let inv = await this.deps.changer.inventory();
       const inDrive = inv.drives.find((d) => d.address.index === drive.element);
+      if (inDrive?.label === label) {
+        // An earlier mount moved it here and then failed (a lost reply, a failed
+        // thread): finish that mount instead of failing on a full drive.
+        const tape = this.deps.tapeDrives.get(driveName);
+        if (tape && tape.status().state !== 'ready') await tape.load();
+        this.deps.log.warn({ event: 'robot.mount_found', label, drive: driveName });
+        return { label, drive: driveName, fromSlot: inDrive.source?.kind === 'slot' ? inDrive.source.index : 0 };
+      }
       if (inDrive?.label) {
-        throw new TapestryError('ELEMENT_FULL', `drive ${driveName} already holds ${inDrive.label}`, { context: { drive: driveName, label: inDrive.label } });
+        // A cartridge the mover does not know about: CTA's "force demount first".
+        this.deps.log.warn({ event: 'robot.foreign_cartridge', label: inDrive.label, drive: driveName, wanted: label });
+        await this.forceDemount(driveName, drive.element);
+        inv = await this.deps.changer.inventory();
       }
       const slot = findLabel(inv, label, 'slot');
       if (slot === null) throw notInSlots(inv, label, this.deps.robot.name);
-      const started = Date.now();
-      await this.deps.changer.load(slot, drive.element);
+      try {
+        await this.deps.changer.load(slot, drive.element);
+      } catch (err) {
+        if (!isTapestryError(err) || classifyRobotFailure(err) !== 'force-demount') throw err;
+        // The robot says the drive still holds a threaded tape: unload and
+        // dismount it, then try the load once more (a second refusal is final).
+        this.deps.log.warn({ event: 'robot.force_demount', label, drive: driveName, op: 'mount', message: err.message });
+        await this.forceDemount(driveName, drive.element);
+        await this.deps.changer.load(slot, drive.element);
+      }
       await this.deps.tapeDrives.get(driveName)?.load();
       this.deps.log.info({ event: 'robot.mounted', label, drive: driveName, slot, ms: Date.now() - started });
       return { label, drive: driveName, fromSlot: slot };
-    });
+    }));
   }
 
   async dismount(label: string, driveName: string): Promise<{ label: string; drive: string; toSlot: number }> {
     const drive = this.drive(driveName);
-    return this.exclusive(driveName, async () => {
+    return this.exclusive(driveName, () => this.alarming('dismount', label, driveName, async () => {
       const inv = await this.deps.changer.inventory();
       const el = inv.drives.find((d) => d.address.index === drive.element);
       if (!el?.label) throw new TapestryError('ELEMENT_EMPTY', `drive ${driveName} holds no cartridge`, { context: { drive: driveName } });
       if (el.label !== label) {
         throw new TapestryError('CONFLICT', `drive ${driveName} holds ${el.label}, not ${label}`, { context: { drive: driveName, label: el.label } });
       }
-      // Back where it came from when that slot is still free, else the first free slot.
-      const home = el.source?.kind === 'slot' && inv.slots.find((s) => s.address.index === el.source!.index)?.label === null ? el.source.index : null;
-      const slot = home ?? inv.slots.find((s) => s.label === null)?.address.index;
-      if (slot === undefined) throw new TapestryError('ELEMENT_FULL', `robot ${this.deps.robot.name} has no free slot for ${label}`);
+      const slot = homeOrFreeSlot(inv, el, this.deps.robot.name);
       const started = Date.now();
       const tape = this.deps.tapeDrives.get(driveName);
       const state = tape?.status().state;
       if (state === 'ready' || state === 'loading') await tape!.unload();
-      await this.deps.changer.unload(drive.element, slot);
+      try {
+        await this.deps.changer.unload(drive.element, slot);
+      } catch (err) {
+        if (!isTapestryError(err) || classifyRobotFailure(err) !== 'force-demount') throw err;
+        this.deps.log.warn({ event: 'robot.force_demount', label, drive: driveName, op: 'dismount', message: err.message });
+        await this.unthread(driveName);
+        await this.deps.changer.unload(drive.element, slot);
+      }
       this.deps.log.info({ event: 'robot.dismounted', label, drive: driveName, slot, ms: Date.now() - started });
       return { label, drive: driveName, toSlot: slot };
-    });
+    }));
+  }
+
+  /** Whatever is in the drive: unthread it and move it to its home (or a free) slot. Nothing there: nothing to do. */
+  private async forceDemount(driveName: string, element: number): Promise<void> {
+    const inv = await this.deps.changer.inventory();
+    const el = inv.drives.find((d) => d.address.index === element);
+    if (!el?.label) return;
+    await this.unthread(driveName);
+    const slot = homeOrFreeSlot(inv, el, this.deps.robot.name);
+    await this.deps.changer.unload(element, slot);
+    this.deps.log.warn({ event: 'robot.force_demounted', label: el.label, drive: driveName, slot });
+  }
+
+  /** Unload the tape in a local drive, whatever state it is in (a remote mover's drive is its own business). */
+  private async unthread(driveName: string): Promise<void> {
+    const tape = this.deps.tapeDrives.get(driveName);
+    const state = tape?.status().state;
+    if (tape && state !== 'empty' && state !== 'down') await tape.unload();
+  }
+
+  /**
+   * Run a mount or dismount; when it fails, raise the alarm its class asks for
+   * (robot-error-policy `alarmFor`) before the caller hears of it, so the
+   * library manager already sees the hold when the mover reports the failure.
+   */
+  private async alarming<T>(op: 'mount' | 'dismount', label: string, driveName: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (isTapestryError(err)) {
+        const alarm = alarmFor(err, { robot: this.deps.robot.name, drive: driveName, volume: label, op });
+        this.deps.log.warn({ event: `robot.${op}_failed`, label, drive: driveName, code: err.code, class: classifyRobotFailure(err), message: err.message });
+        if (alarm) await this.deps.alarms?.raise(alarm).catch((e: unknown) => this.deps.log.error({ event: 'robot.alarm_failed', key: alarm.key, err: e }));
+      }
+      throw err;
+    }
+  }
+
+  /**
+   * The operator has cleared the robot (`tapestry robot reset`): check that it
+   * answers and is not jammed, then resolve its ROBOT_OPERATOR alarm, which
+   * lets its libraries mount again (media-changer/robot-hold.ts).
+   */
+  async reset(by: string): Promise<{ robot: string; state: string; resolved: boolean }> {
+    const status = await this.deps.changer.status();
+    if (status.state === 'jammed') {
+      throw new TapestryError('ROBOT_OPERATOR', `robot ${this.deps.robot.name} still reports JAMMED; free the accessor first, then reset again`, { context: { robot: this.deps.robot.name } });
+    }
+    const resolved = await this.deps.alarms?.resolveCause(robotAttentionKey(this.deps.robot.name), by);
+    this.deps.log.warn({ event: 'robot.reset', robot: this.deps.robot.name, state: status.state, by, resolved: resolved != null });
+    return { robot: this.deps.robot.name, state: status.state, resolved: resolved != null };
   }
 
   /** Robot EXPORT: move a cartridge from its storage slot to the first free mail slot (ELEMENT_FULL when there is none). */
@@ -179,6 +263,14 @@ export class MediaChangerService {
 function findLabel(inv: RobotInventory, label: string, kind: 'slot'): number | null {
   const list = kind === 'slot' ? inv.slots : [];
   return list.find((e) => e.label === label)?.address.index ?? null;
+}
+
+/** Back where it came from when that slot is still free, else the first free slot. */
+function homeOrFreeSlot(inv: RobotInventory, el: RobotInventory['drives'][number], robot: string): number {
+  const home = el.source?.kind === 'slot' && inv.slots.find((s) => s.address.index === el.source!.index)?.label === null ? el.source.index : null;
+  const slot = home ?? inv.slots.find((s) => s.label === null)?.address.index;
+  if (slot === undefined) throw new TapestryError('ELEMENT_FULL', `robot ${robot} has no free slot for ${el.label ?? 'the cartridge'}`);
+  return slot;
 }
 
 function notInSlots(inv: RobotInventory, label: string, robot: string): TapestryError {

@@ -70,7 +70,13 @@ export function sendChunk(socket: Socket, chunk: Uint8Array): Promise<void> {
 
 /** Write with backpressure: wait for 'drain' when the socket's buffer is full. */
 export async function writeAll(out: Writable, chunk: Uint8Array): Promise<void> {
+  // A stream already destroyed emits neither 'drain' nor 'close' again (nor
+  // 'error' for this write): waiting for them would wait forever — e.g. encp
+  // sending its trailer after the mover failed mid-file and closed the channel.
+  const closed = (): TapestryError => new TapestryError('UNAVAILABLE', 'the data channel closed while sending');
+  if (out.destroyed || out.writableEnded) throw closed();
   if (out.write(chunk)) return;
+  if (out.destroyed) throw closed();
   await new Promise<void>((resolve, reject) => {
     const onDrain = (): void => { cleanup(); resolve(); };
     const onError = (err: Error): void => { cleanup(); reject(err); };

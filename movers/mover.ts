@@ -1,6 +1,7 @@
 import net from 'node:net';
 import os from 'node:os';
 import { isTapestryError, TapestryError, type ErrorCode } from '../src/errors/index.ts';
+import { errorSpec } from '../src/errors/codes.ts';
 import type { TapeDrive } from '../src/hardware/types.ts';
 import type { Logger } from '../src/logging/index.ts';
 import { decodeEnvelope, envelopeFrame, FrameDecoder, PROTOCOL_VERSION, type Assign, type Envelope, type EnvelopeBodies, type EnvelopeType, type MoverStateName, type WorkDone } from '../src/protocol/index.ts';
@@ -9,7 +10,8 @@ import { answerError, dataFrame, rawBytes, readDataFrame, sendChunk, writeAll } 
 import { ChunkReader } from './chunk-reader.ts';
 import { DataServer, type DataConnection } from './data-server.ts';
 import { connectReceiving, splitHostPort } from './receive-ring.ts';
-import { checkLabel, readFile, writeFile, writeLabel } from './tape-io.ts';
+import { checkLabel, readFile, writeFile, writeLabel, writeSyntheticFile } from './tape-io.ts';
+import { rereadWritten, shouldReread } from './reread.ts';
 
 /** Robot moves for this mover's drive (the media changer service, in-process or remote). */
 export interface MoverChanger {
@@ -48,6 +50,16 @@ export interface MoverDeps {
   readonly heartbeatMs?: number;
   /** How long to wait for encp on the data channel after an assignment. */
   readonly dataTimeoutMs?: number;
+  /**
+   * Soak only (tools/soak): the seed of a synthetic write, or null for real
+   * data. The client then sends no data bytes, only the trailer with the
+   * adler32 it computed from the seed. Real movers never have it.
+   */
+  readonly syntheticSeed?: (a: Assign) => number | null;
+  /** Re-read 1 in N written files before reporting success (`libraries.<name>.faults.reread_one_in`; 0 or absent: never). */
+  readonly rereadOneIn?: number;
+  /** In [0, 1): which files are re-read (tests inject it). */
+  readonly random?: () => number;
 }
 
 /**
@@ -60,6 +72,16 @@ export class Mover {
   private readonly data: DataServer;
   private socket: net.Socket | null = null;
   private seq = 0;
+  /** The request of the Assign being worked on (claimed in the Hello after a reconnect). */
+  private current: string | null = null;
+  /**
+   * WorkDones the library manager has not acknowledged yet, by request id:
+   * re-sent after the next Hello, so a result is never lost with a session
+   * (a library manager that crashed or lost its leadership meanwhile).
+   */
+  private readonly unacked = new Map<string, WorkDone>();
+  /** seq of each WorkDone sent in this session → its request id (an Ack names the seq). */
+  private readonly doneSeqs = new Map<number, string>();
   private state: MoverStateName = 'idle';
   private mounted: string | null = null;
   private work: Promise<void> = Promise.resolve();
@@ -112,7 +134,8 @@ export class Mover {
       }
       if (this.stopped) return;
       await new Promise((r) => setTimeout(r, delay));
-      delay = Math.min(delay * 2, 5000);
+      // Capped at 1 s: after a fail-over the new leader is found within a second of publishing its address.
+      delay = Math.min(delay * 2, 1000);
     }
   }
 
@@ -125,8 +148,14 @@ export class Mover {
       socket.setNoDelay(true);
       socket.once('connect', () => {
         this.socket = socket;
-        this.send('hello', { mover: this.deps.name, drive: this.deps.drive.name, library: this.deps.library, host: os.hostname(), dataAddress: this.dataAddress, protocolVersion: PROTOCOL_VERSION });
-        this.reportState();
+        this.doneSeqs.clear();
+        this.send('hello', {
+          mover: this.deps.name, drive: this.deps.drive.name, library: this.deps.library, host: os.hostname(), dataAddress: this.dataAddress, protocolVersion: PROTOCOL_VERSION,
+          ...(this.current !== null ? { requestId: this.current } : {}),
+          doneRequestIds: [...this.unacked.keys()],
+        });
+        for (const done of this.unacked.values()) this.sendDone(done);
+        this.reportState(this.current);
         this.heartbeat = setInterval(() => this.send('heartbeat', { sentAtMs: this.deps.clock.now() }), this.deps.heartbeatMs ?? 5000);
         this.log.info({ event: 'mover.connected', lm: address });
       });
@@ -153,9 +182,18 @@ export class Mover {
     });
   }
 
-  private send<K extends EnvelopeType>(type: K, body: EnvelopeBodies[K]): void {
-    if (!this.socket || this.socket.destroyed) return;
+  /** Returns the frame's seq, or 0 when there is no session to send on. */
+  private send<K extends EnvelopeType>(type: K, body: EnvelopeBodies[K]): number {
+    if (!this.socket || this.socket.destroyed) return 0;
     this.socket.write(envelopeFrame(++this.seq, type, body));
+    return this.seq;
+  }
+
+  /** Send a WorkDone and keep it until the library manager acknowledges it. */
+  private sendDone(done: WorkDone): void {
+    this.unacked.set(done.requestId, done);
+    const seq = this.send('done', done);
+    if (seq > 0) this.doneSeqs.set(seq, done.requestId);
   }
 
   private setState(state: MoverStateName): void {
@@ -170,8 +208,17 @@ export class Mover {
   private onMessage(env: Envelope): void {
     switch (env.type) {
       case 'assign':
+        this.current = env.assign.requestId;
         this.work = this.work.then(() => this.transfer(env.assign));
         return;
+      case 'ack': {
+        const id = this.doneSeqs.get(env.ack.ackSeq);
+        if (id !== undefined) {
+          this.doneSeqs.delete(env.ack.ackSeq);
+          this.unacked.delete(id);
+        }
+        return;
+      }
       case 'dismount':
         this.work = this.work.then(() => this.dismount());
         return;
@@ -212,7 +259,8 @@ export class Mover {
       done = { requestId: a.requestId, ok: false, errorCode: e.code, message: e.message, bytes: 0, crc: 0, fileNo: 0, volume: a.volume, bfid: a.bfid, tapeBytes: 0, sanityCrc: 0, sanitySize: 0, drive: this.deps.drive.name };
     }
     this.state = this.mounted ? 'have_bound' : 'idle';
-    this.send('done', done);
+    if (this.current === a.requestId) this.current = null;
+    this.sendDone(done);
     this.reportState();
   }
 
@@ -232,7 +280,8 @@ export class Mover {
   /** Mount `volume` if another (or none) is in the drive; check its label, or write VOL1 on a blank tape. */
   private async ensureMounted(volume: string, forWrite: boolean, log: Logger): Promise<{ eodFileNo: number | null; blockSize: number }> {
     if (this.mounted !== volume) {
-      if (this.mounted) await this.dismount();
+      // A failed dismount fails this request (re-queued by its code); the old tape stays bound.
+      if (this.mounted) await this.unmount(this.mounted);
       this.setState('busy');
       const t0 = this.deps.clock.now();
       await this.deps.changer.mount(volume, this.deps.drive.name);
@@ -248,6 +297,11 @@ export class Mover {
       } else {
         await checkLabel(this.deps.drive, volume);
       }
+    } else if (this.deps.drive.status().state !== 'ready') {
+      // Still ours but unthreaded: a dismount unloaded it and then the robot
+      // failed to take it (jam, retries spent). Thread it again and go on.
+      await this.deps.drive.load();
+      log.info({ event: 'mover.rethreaded' });
     }
     return this.deps.catalogue.volume(volume);
   }
@@ -259,16 +313,24 @@ export class Mover {
     }
     const fileNo = vol.eodFileNo ?? 1;
     await this.deps.drive.locateFile(fileNo);
-    const result = await writeFile(this.deps.drive, {
-      meta: { name: a.path, mtime: Math.floor(this.deps.clock.now() / 1000) },
-      source: rawBytes(conn.reader, a.size),
-      blockSize: vol.blockSize,
-      expectedSize: a.size,
-    });
+    const seed = this.deps.syntheticSeed?.(a) ?? null;
+    const result = seed !== null
+      ? await writeSyntheticFile(this.deps.drive, { name: a.path, seed, size: a.size })
+      : await writeFile(this.deps.drive, {
+        meta: { name: a.path, mtime: Math.floor(this.deps.clock.now() / 1000) },
+        source: rawBytes(conn.reader, a.size),
+        blockSize: vol.blockSize,
+        expectedSize: a.size,
+      });
     log.info({ event: 'mover.data_written', fileNo, bytes: result.dataBytes, blocks: result.blocks });
     const trailer = await readDataFrame(conn.reader, 'trailer');
     if (trailer.size !== a.size || trailer.crcAdler32 !== result.crc) {
       throw new TapestryError('CRC_MISMATCH', `encp sent adler32 ${trailer.crcAdler32} over ${trailer.size} bytes, the mover computed ${result.crc} over ${result.dataBytes}`, { context: { volume, fileNo } });
+    }
+    // Before anything is registered: a file that does not read back is never activated.
+    if (shouldReread(this.deps.rereadOneIn ?? 0, this.deps.random ?? Math.random)) {
+      await rereadWritten(this.deps.drive, fileNo, { size: a.size, crc: result.crc, blockSize: vol.blockSize, synthetic: seed !== null });
+      log.info({ event: 'mover.reread_ok', fileNo });
     }
     await this.deps.catalogue.registerWrite({ bfid: a.bfid!, volume, fileNo, drive: this.deps.drive.name, tapeBytes: result.tapeBytes, crc: result.crc });
     await writeAll(conn.socket, dataFrame('result', { ok: true, code: null, message: '', bfid: a.bfid, crc: result.crc, size: a.size, volume, fileNo }));
@@ -295,23 +357,42 @@ export class Mover {
     return { requestId: a.requestId, ok: true, errorCode: null, message: '', bytes: result.size, crc: result.crc, fileNo: a.fileNo, volume, bfid: a.bfid, tapeBytes: result.tapeBytes, sanityCrc: result.sanityCrc, sanitySize: result.sanitySize, drive: this.deps.drive.name };
   }
 
+  /** The library manager's Dismount: a failure becomes the mover's state, never an exception. */
   private async dismount(): Promise<void> {
     const volume = this.mounted;
     if (!volume) {
       this.setState('idle');
       return;
     }
-    this.setState('busy');
     try {
-      const { toSlot } = await this.deps.changer.dismount(volume, this.deps.drive.name);
-      await this.deps.catalogue.recordDismount(volume, toSlot ?? null).catch(() => undefined);
-      this.mounted = null;
-      this.log.info({ event: 'mover.dismounted', volume });
+      await this.unmount(volume);
       this.setState('idle');
     } catch (err) {
-      const code: ErrorCode = isTapestryError(err) ? err.code : 'MOUNT_FAILED';
-      this.log.error({ event: 'mover.dismount_failed', volume, code, err });
-      this.setState('error');
+      this.dismountFailed(volume, err);
     }
   }
+
+  /** Take `volume` out of the drive; throws the media changer's error (the tape is then still in the drive). */
+  private async unmount(volume: string): Promise<void> {
+    this.setState('busy');
+    const { toSlot } = await this.deps.changer.dismount(volume, this.deps.drive.name);
+    await this.deps.catalogue.recordDismount(volume, toSlot ?? null).catch(() => undefined);
+    this.mounted = null;
+    this.log.info({ event: 'mover.dismounted', volume });
+  }
+
+  /**
+   * The tape is still in the drive. When the robot may get over it (a
+   * retryable code, or an operator's fault: the library manager holds the
+   * robot's mounts and dismounts until the reset), the mover stays bound so
+   * the dismount is asked for again later; anything else (drive down, the
+   * robot disagreeing about the cartridge) needs a human: state error.
+   */
+  private dismountFailed(volume: string, err: unknown): void {
+    const code: ErrorCode = isTapestryError(err) ? err.code : 'MOUNT_FAILED';
+    const again = code === 'ROBOT_OPERATOR' || errorSpec(code).retryable;
+    this.log.error({ event: 'mover.dismount_failed', volume, code, again, err });
+    this.setState(again ? 'have_bound' : 'error');
+  }
+
 }

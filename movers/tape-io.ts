@@ -9,9 +9,10 @@
  * file's data bytes only (not the cpio header or trailer), as Enstore records it.
  */
 import { Adler32 } from '../src/checksum/adler32.ts';
+import { syntheticChecksums } from '../src/checksum/synthetic.ts';
 import { TapestryError } from '../src/errors/index.ts';
 import type { TapeDrive } from '../src/hardware/types.ts';
-import { unwrapCpio, wrapCpio, type CpioMeta, type CpioMetaInit } from './cpio-odc.ts';
+import { cpioArchiveSize, cpioName, unwrapCpio, wrapCpio, type CpioMeta, type CpioMetaInit } from './cpio-odc.ts';
 import { encodeVol1, parseVol1 } from './vol1.ts';
 
 /** The sanity cookie covers the first 64 KiB of data (Enstore's sanity_size). */
@@ -247,4 +248,30 @@ export function readFile(drive: TapeDrive, fileNo: number, options: ReadFileOpti
 
   const iterator = data();
   return { result, [Symbol.asyncIterator]: () => iterator };
+}
+
+/**
+ * Soak: append one synthetic file at the head (at end-of-data, as writeFile):
+ * ONE record describing the cpio archive of `size` bytes of the content of
+ * `seed`, taking the archive's tape bytes, then a filemark. The checksums come
+ * from the seed (src/checksum/synthetic.ts), so the caller compares them with
+ * the client's trailer exactly as for real data.
+ */
+export async function writeSyntheticFile(drive: TapeDrive, options: { readonly name: string; readonly seed: number; readonly size: number; readonly signal?: AbortSignal }): Promise<WriteFileResult> {
+  if (!drive.writeSynthetic) throw new TapestryError('USERERROR', `drive ${drive.name} cannot write synthetic records (simulated drives only)`);
+  const tapeBytes = cpioArchiveSize({ name: cpioName(options.name), size: options.size });
+  await drive.writeSynthetic({ seed: options.seed, dataBytes: options.size, tapeBytes }, options.signal);
+  await drive.writeFilemarks(1, options.signal);
+  const sums = syntheticChecksums(options.seed, options.size);
+  return { dataBytes: options.size, tapeBytes, blocks: 1, crc: sums.crc, sanityCrc: sums.sanityCrc, sanitySize: sums.sanitySize };
+}
+
+/** Soak: locate to `fileNo` and read its synthetic record and closing filemark. */
+export async function readSyntheticFile(drive: TapeDrive, fileNo: number, signal?: AbortSignal): Promise<{ seed: number; size: number; tapeBytes: number; crc: number }> {
+  if (!drive.readSynthetic) throw new TapestryError('USERERROR', `drive ${drive.name} cannot read synthetic records (simulated drives only)`);
+  await drive.locateFile(fileNo, signal);
+  const record = await drive.readSynthetic(signal);
+  const end = await drive.readRecord(signal);
+  if (end.kind !== 'filemark') throw new TapestryError('MALFORMED', `file ${fileNo} on ${drive.name}: a synthetic record is followed by data, not a filemark`, { context: { drive: drive.name, fileNo } });
+  return { seed: record.seed, size: record.dataBytes, tapeBytes: record.tapeBytes, crc: syntheticChecksums(record.seed, record.dataBytes).crc };
 }

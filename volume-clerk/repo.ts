@@ -298,6 +298,15 @@ export async function recordWrite(db: Queryable, label: string, eodFileNo: numbe
   return rows[0] ? toVolume(rows[0]) : null;
 }
 
+/** Whether file `bfid` holds position `fileNo` of volume `label` (a replayed recordWrite). */
+export async function fileIsAt(db: Queryable, label: string, fileNo: number, bfid: string): Promise<boolean> {
+  const { rowCount } = await db.query(
+    'SELECT 1 FROM files f JOIN volumes v ON v.id = f.volume_id WHERE v.label = $1 AND f.file_no = $2 AND f.bfid = $3',
+    [label, fileNo, bfid],
+  );
+  return (rowCount ?? 0) > 0;
+}
+
 /** Counter and location updates of mounts, reads and errors. */
 export async function touchVolume(
   db: Queryable,

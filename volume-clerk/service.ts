@@ -248,8 +248,15 @@ export class VolumeClerk {
    * After a file and its filemark are on tape: end-of-data moves to
    * `eodFileNo` and `bytesWritten` leave the remaining bytes. Never backwards:
    * an end-of-data not past the recorded one is CONFLICT and changes nothing.
+   *
+   * `replayOf` makes a repeat harmless: a mover retrying its registration
+   * after the database went away cannot know whether its first attempt
+   * committed. When the end-of-data already is `eodFileNo` and the file just
+   * before it is `replayOf` (a bfid; 'VOL1' for the label, eodFileNo 1), this
+   * is that same write again: the volume is returned unchanged, never moved
+   * or charged twice.
    */
-  async recordWrite(label: string, write: { eodFileNo: number; bytesWritten: number }): Promise<Volume> {
+  async recordWrite(label: string, write: { eodFileNo: number; bytesWritten: number; replayOf?: string }): Promise<Volume> {
     if (!Number.isSafeInteger(write.eodFileNo) || write.eodFileNo < 1) throw new TapestryError('USERERROR', `illegal end-of-data ${write.eodFileNo}`, { context: { volume: label } });
     if (!Number.isSafeInteger(write.bytesWritten) || write.bytesWritten < 0) throw new TapestryError('USERERROR', `illegal byte count ${write.bytesWritten}`, { context: { volume: label } });
     const updated = await repo.recordWrite(this.deps.pool, label, write.eodFileNo, write.bytesWritten, this.now());
@@ -258,6 +265,13 @@ export class VolumeClerk {
       return updated;
     }
     const current = await this.getVolume(label);
+    if (write.replayOf !== undefined && current.eodFileNo === write.eodFileNo) {
+      const same = write.replayOf === 'VOL1' ? write.eodFileNo === 1 : await repo.fileIsAt(this.deps.pool, label, write.eodFileNo - 1, write.replayOf);
+      if (same) {
+        this.deps.log.info({ event: 'volume.eod_replayed', volume: label, eodFileNo: current.eodFileNo, replayOf: write.replayOf });
+        return current;
+      }
+    }
     throw new TapestryError('CONFLICT', `end-of-data of ${label} is already ${current.eodFileNo}; refusing to set it to ${write.eodFileNo}`, {
       context: { volume: label, eodFileNo: current.eodFileNo, requested: write.eodFileNo },
     });

@@ -70,6 +70,28 @@ export interface LibraryConfig {
   readonly mountMaxAgeMs: number;
   /** Automatic read-only of volumes nobody wrote for a while; null = off. */
   readonly autoReadonly: AutoReadonlyConfig | null;
+  /** `faults`: drive and media error thresholds (docs/operators/faults-drive-media.md). */
+  readonly faults: LibraryFaultsConfig;
+}
+
+/**
+ * `libraries.<name>.faults` (Enstore's defaults): suspect volumes, the
+ * NOACCESS storm, movers going offline, end of tape, re-reading written files.
+ */
+export interface LibraryFaultsConfig {
+  /** `max_suspect_movers`: distinct movers failing on a volume that make it NOACCESS (3). */
+  readonly maxSuspectMovers: number;
+  /** `max_noaccess` volumes NOACCESS on one robot within `noaccess_window` (2 in 5min) make its libraries broken. */
+  readonly maxNoaccess: number;
+  readonly noaccessWindowMs: number;
+  /** A mover goes offline with `mover_max_consecutive` (2) failures in a row and `mover_max_failures` (3) within `mover_failure_window` (1h). */
+  readonly moverMaxConsecutive: number;
+  readonly moverMaxFailures: number;
+  readonly moverFailureWindowMs: number;
+  /** `near_end_fraction`: a write error with less than this fraction of the capacity left marks the volume full (0.02). */
+  readonly nearEndFraction: number;
+  /** `reread_one_in`: re-read 1 in N written files before reporting success (0 = off). */
+  readonly rereadOneIn: number;
 }
 
 /**
@@ -104,6 +126,15 @@ export interface DatabaseConfig {
   readonly embeddedDataDir: string;
   /** 0 = pick a free port (remembered in the data dir so restarts reuse it). */
   readonly embeddedPort: number;
+  /** `database.outage`: riding out a database outage (docs/operators/faults-database.md). */
+  readonly outage: DatabaseOutageConfig;
+}
+
+export interface DatabaseOutageConfig {
+  /** How long a mover retries a catalogue call (registration) before failing the transfer as UNAVAILABLE (default 5 min). */
+  readonly registrationRetryMs: number;
+  /** How often the database is probed; also how soon its return is noticed (default 1 s). */
+  readonly checkIntervalMs: number;
 }
 
 export interface HttpConfig {
@@ -129,4 +160,16 @@ export interface TapestryConfig {
   readonly libraries: ReadonlyMap<string, LibraryConfig>;
   readonly drives: readonly DriveConfig[];
   readonly simulator: SimulatorConfig | null;
+  /** `failover`: library-manager leadership and take-over (docs/operators/faults-process.md). */
+  readonly failover: FailoverConfig;
+}
+
+export interface FailoverConfig {
+  /** How often a standby library manager tries for leadership, and a leader checks its lock session (default 1 s). */
+  readonly electionRetryMs: number;
+  /**
+   * After a take-over, how long requests left at movers wait for their mover to
+   * reconnect and claim them before they are re-queued; null: the library's mover_timeout.
+   */
+  readonly takeoverGraceMs: number | null;
 }

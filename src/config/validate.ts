@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type {
-  AutoReadonlyConfig, CartridgeConfig, DriveConfig, LibraryConfig, LogConfig, MediaTypeConfig, RobotConfig, SimulatorConfig, TapestryConfig,
+  AutoReadonlyConfig, CartridgeConfig, DriveConfig, LibraryConfig, LibraryFaultsConfig, LogConfig, MediaTypeConfig, RobotConfig, SimulatorConfig, TapestryConfig,
 } from './types.ts';
 import { expandLabelRange, parseDuration, parseIntRange, parseRate, parseSize } from './units.ts';
 
@@ -84,7 +84,7 @@ export interface ValidateResult {
  */
 export function validateConfig(doc: unknown, baseDir: string, source: string | null): ValidateResult {
   const r = new Reader();
-  const top = r.object(doc ?? {}, '', ['var_dir', 'http', 'database', 'log', 'media_types', 'robots', 'libraries', 'drives', 'simulator']);
+  const top = r.object(doc ?? {}, '', ['var_dir', 'http', 'database', 'log', 'media_types', 'robots', 'libraries', 'drives', 'simulator', 'failover']);
   if (!top) return { config: null, problems: r.problems };
   const abs = (p: string): string => path.resolve(baseDir, p);
 
@@ -96,13 +96,19 @@ export function validateConfig(doc: unknown, baseDir: string, source: string | n
     port: (httpObj && r.field(httpObj, 'port', 'http', port, 'a TCP port number', 8420)) ?? 8420,
   };
 
-  const dbObj = r.object(top.database ?? {}, 'database', ['url', 'embedded']);
+  const dbObj = r.object(top.database ?? {}, 'database', ['url', 'embedded', 'outage']);
   const embObj = dbObj ? r.object(dbObj.embedded ?? {}, 'database.embedded', ['data_dir', 'port']) : null;
+  const outObj = dbObj ? r.object(dbObj.outage ?? {}, 'database.outage', ['registration_retry', 'check_interval']) : null;
   const database = {
     url: dbObj?.url === undefined ? null : r.field(dbObj, 'url', 'database', str, 'a postgres:// URL'),
     embeddedDataDir: abs((embObj && r.field(embObj, 'data_dir', 'database.embedded', str, 'a directory path', path.join(varDir, 'pg'))) ?? path.join(varDir, 'pg')),
     embeddedPort: (embObj && r.field(embObj, 'port', 'database.embedded', port, '"auto" or a TCP port number', 0)) ?? 0,
+    outage: {
+      registrationRetryMs: (outObj && r.field(outObj, 'registration_retry', 'database.outage', parseDuration, 'a duration such as 5min', 300_000)) ?? 300_000,
+      checkIntervalMs: (outObj && r.field(outObj, 'check_interval', 'database.outage', parseDuration, 'a duration such as 1s', 1_000)) ?? 1_000,
+    },
   };
+  if (database.outage.checkIntervalMs < 100) r.problem('database.outage.check_interval', 'must be at least 100ms');
 
   const logObj = r.object(top.log ?? {}, 'log', ['level', 'file']);
   const logFile = logObj?.file === undefined || logObj.file === null ? null : r.field(logObj, 'file', 'log', str, 'a file path');
@@ -121,9 +127,16 @@ export function validateConfig(doc: unknown, baseDir: string, source: string | n
     if (robot.device === 'sim' && simulator === null) r.problem(`robots.${robot.name}.device`, 'is "sim" but there is no simulator section');
   }
 
+  const foObj = r.object(top.failover ?? {}, 'failover', ['election_retry', 'takeover_grace']);
+  const failover = {
+    electionRetryMs: (foObj && r.field(foObj, 'election_retry', 'failover', parseDuration, 'a duration such as 1s', 1_000)) ?? 1_000,
+    takeoverGraceMs: foObj?.takeover_grace === undefined ? null : r.field(foObj, 'takeover_grace', 'failover', parseDuration, 'a duration such as 30s'),
+  };
+  if (failover.electionRetryMs < 100) r.problem('failover.election_retry', 'must be at least 100ms');
+
   if (r.problems.length > 0) return { config: null, problems: r.problems };
   return {
-    config: { source, varDir, http, database, log, mediaTypes, robots, libraries, drives, simulator },
+    config: { source, varDir, http, database, log, mediaTypes, robots, libraries, drives, simulator, failover },
     problems: [],
   };
 }
@@ -194,7 +207,7 @@ function readRobots(r: Reader, value: unknown): Named<RobotConfig> {
 
 function readLibraries(r: Reader, value: unknown, robots: Named<RobotConfig>, media: Named<MediaTypeConfig>): Named<LibraryConfig> {
   return readNamedMap(r, value, 'libraries', (libName, _o, at) => {
-    const o = r.object(_o, at, ['robot', 'media_type', 'dismount_delay', 'max_dismount_delay', 'mover_timeout', 'mount_min_bytes', 'mount_min_files', 'mount_max_age', 'auto_readonly'])!;
+    const o = r.object(_o, at, ['robot', 'media_type', 'dismount_delay', 'max_dismount_delay', 'mover_timeout', 'mount_min_bytes', 'mount_min_files', 'mount_max_age', 'auto_readonly', 'faults'])!;
     const robot = r.field(o, 'robot', at, name, 'a robot name');
     const mediaType = r.field(o, 'media_type', at, name, 'a media type name');
     const dismountDelayMs = r.field(o, 'dismount_delay', at, parseDuration, 'a duration such as 60s', 60_000);
@@ -204,11 +217,31 @@ function readLibraries(r: Reader, value: unknown, robots: Named<RobotConfig>, me
     const mountMinFiles = r.field(o, 'mount_min_files', at, posInt, 'a number of files', 10_000);
     const mountMaxAgeMs = r.field(o, 'mount_max_age', at, parseDuration, 'a duration such as 2s', 2000);
     const autoReadonly = o.auto_readonly === undefined || o.auto_readonly === null ? null : readAutoReadonly(r, o.auto_readonly, join(at, 'auto_readonly'));
+    const faults = readFaults(r, o.faults ?? {}, join(at, 'faults'));
     if (robot !== null && !known(robots, robot)) r.problem(join(at, 'robot'), `unknown robot "${robot}" (known: ${[...robots.keys()].join(', ') || 'none'})`);
     if (mediaType !== null && !known(media, mediaType)) r.problem(join(at, 'media_type'), `unknown media type "${mediaType}" (known: ${[...media.keys()].join(', ') || 'none'})`);
-    if (robot === null || mediaType === null || dismountDelayMs === null || maxDismountDelayMs === null || moverTimeoutMs === null || mountMinBytes === null || mountMinFiles === null || mountMaxAgeMs === null || autoReadonly === undefined) return null;
-    return { name: libName, robot, mediaType, dismountDelayMs, maxDismountDelayMs, moverTimeoutMs, mountMinBytes, mountMinFiles, mountMaxAgeMs, autoReadonly };
+    if (robot === null || mediaType === null || dismountDelayMs === null || maxDismountDelayMs === null || moverTimeoutMs === null || mountMinBytes === null || mountMinFiles === null || mountMaxAgeMs === null || autoReadonly === undefined || faults === undefined) return null;
+    return { name: libName, robot, mediaType, dismountDelayMs, maxDismountDelayMs, moverTimeoutMs, mountMinBytes, mountMinFiles, mountMaxAgeMs, autoReadonly, faults };
   });
+}
+
+/** `faults: { max_suspect_movers: 3, max_noaccess: 2, noaccess_window: 5min, … }` (every key optional); undefined when it has problems. */
+function readFaults(r: Reader, value: unknown, at: string): LibraryFaultsConfig | undefined {
+  const o = r.object(value, at, ['max_suspect_movers', 'max_noaccess', 'noaccess_window', 'mover_max_consecutive', 'mover_max_failures', 'mover_failure_window', 'near_end_fraction', 'reread_one_in']);
+  if (!o) return undefined;
+  const fraction = (v: unknown): number | null => (typeof v === 'number' && v >= 0 && v < 1 ? v : null);
+  const f = {
+    maxSuspectMovers: r.field(o, 'max_suspect_movers', at, posInt, 'a number of movers ≥ 1', 3),
+    maxNoaccess: r.field(o, 'max_noaccess', at, posInt, 'a number of volumes ≥ 1', 2),
+    noaccessWindowMs: r.field(o, 'noaccess_window', at, parseDuration, 'a duration such as 5min', 300_000),
+    moverMaxConsecutive: r.field(o, 'mover_max_consecutive', at, posInt, 'a number of failures ≥ 1', 2),
+    moverMaxFailures: r.field(o, 'mover_max_failures', at, posInt, 'a number of failures ≥ 1', 3),
+    moverFailureWindowMs: r.field(o, 'mover_failure_window', at, parseDuration, 'a duration such as 1h', 3_600_000),
+    nearEndFraction: r.field(o, 'near_end_fraction', at, fraction, 'a fraction of the capacity in [0, 1) such as 0.02', 0.02),
+    rereadOneIn: r.field(o, 'reread_one_in', at, nonNegInt, 'a whole number N (re-read 1 in N written files; 0 = never)', 0),
+  };
+  if (Object.values(f).some((v) => v === null)) return undefined;
+  return f as { [K in keyof LibraryFaultsConfig]: number };
 }
 
 /** `auto_readonly: { every: 1h, older_than: 30d, families: { raw: { older_than: 7d } } }`; undefined when it has problems. */

@@ -4,3 +4,4 @@ export * from './migrate.ts';
 export * from './embedded.ts';
 export * from './config-sync.ts';
 export * from './rows.ts';
+export * from './availability.ts';

@@ -74,6 +74,12 @@ export async function migrate(pool: pg.Pool, options: { log?: Logger; migrations
   const migrations = options.migrations ?? loadMigrations();
   // A dedicated session: the transaction-scoped advisory lock and every statement must share it.
   const client = await pool.connect();
+  // Unheard, a connection lost while checked out is emitted as 'error' and crashes the process (see tx.ts).
+  let broken: Error | undefined;
+  const onError = (err: Error): void => {
+    broken = err;
+  };
+  client.on('error', onError);
   try {
     await client.query('BEGIN');
     await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY]);
@@ -100,7 +106,8 @@ export async function migrate(pool: pg.Pool, options: { log?: Logger; migrations
     await client.query('ROLLBACK').catch(() => undefined);
     throw err;
   } finally {
-    client.release();
+    client.removeListener('error', onError);
+    client.release(broken);
   }
 }
 

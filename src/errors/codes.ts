@@ -34,7 +34,7 @@ export const ERROR_CATALOGUE = {
   NOTALLOWED: { retryable: false, http: 409, exit: 1, hint: 'An administrator made the volume NOTALLOWED.' },
   DELETED: { retryable: false, http: 409, exit: 1, hint: 'The volume or file is deleted.' },
   NOVOLUME: { retryable: false, http: 507, exit: 1, hint: 'No writable volume for this file family; add or recycle volumes.' },
-  NOSPACE: { retryable: false, http: 507, exit: 1, hint: 'The volume has no room for the file.' },
+  NOSPACE: { retryable: false, http: 507, exit: 1, hint: 'The volume has no room for the file (for an encp read: the local disk is full; nothing was left behind, free space and run it again).' },
   STORAGE_QUOTA_EXCEEDED: { retryable: false, http: 507, exit: 1, hint: 'The storage group has used its quota of volumes; raise it with `tapestry quota set`.' },
   READONLY: { retryable: false, http: 409, exit: 1, hint: 'The volume is read-only (readonly, migrated, duplicated, ...); reads work, writes go to another volume.' },
   SHELVED: { retryable: false, http: 409, exit: 1, hint: 'The volume is on the shelf (ejected) and its shelf policy is "fail"; put it back into the library first.' },
@@ -66,7 +66,7 @@ export const ERROR_CATALOGUE = {
 
   // --- library and service -------------------------------------------------------------
   LIBRARY_LOCKED: { retryable: false, http: 503, exit: 1, hint: 'The library manager is locked (or noread/nowrite); ask an operator.' },
-  BROKEN: { retryable: false, http: 503, exit: 1, hint: 'Too many volumes went NOACCESS on this robot; the library is BROKEN until `tapestry library reset`.' },
+  BROKEN: { retryable: false, http: 409, exit: 1, hint: 'Too many volumes went NOACCESS on this robot; the library is BROKEN until `tapestry library reset`.' },
   TOO_MANY_RETRIES: { retryable: false, http: 503, exit: 1, hint: 'The transfer failed on every retry.' },
   TIMEOUT: { retryable: true, http: 504, exit: 1, hint: 'An operation timed out.' },
   UNAVAILABLE: { retryable: true, http: 503, exit: 1, hint: 'The Tapestry service (API or database) cannot be reached.' },

@@ -47,6 +47,12 @@ export interface SerialMediaChangerOptions {
   binding?: BindingInterface;
   /** Robot name for logs and error context; default the path. */
   name?: string;
+  /**
+   * Commands allowed to wait behind the one in progress; more are refused at
+   * once with ROBOT_BUSY (retryable) instead of piling up behind a hanging
+   * robot. Default 64.
+   */
+  maxQueued?: number;
 }
 
 interface Reply {
@@ -82,6 +88,8 @@ export class SerialMediaChanger implements MediaChanger {
   private gone: { reason: string; cause?: Error } | null = null;
   private closing: Promise<void> | null = null;
   private queue: Promise<unknown> = Promise.resolve();
+  /** Commands queued or in progress (the bound of `maxQueued` counts the waiting ones). */
+  private pending = 0;
   private current: Attempt | null = null;
   private lastTag = 0;
 
@@ -176,9 +184,17 @@ export class SerialMediaChanger implements MediaChanger {
 
   /** Queue `cmd`; `parse` turns the reply into the result (a MALFORMED reply is not retried). */
   private command<T = void>(cmd: RobotCommand, parse: (reply: Reply) => T = () => undefined as T): Promise<T> {
+    const maxQueued = this.opts.maxQueued ?? 64;
+    // pending - 1 wait behind the one in progress.
+    if (this.pending > maxQueued) {
+      return Promise.reject(new TapestryError('ROBOT_BUSY', `robot ${this.name}: ${this.pending} commands already waiting; "${formatCommand(cmd)}" refused`, {
+        context: { robot: this.name, command: formatCommand(cmd), waiting: this.pending },
+      }));
+    }
+    this.pending++;
     const run = this.queue.then(() => this.withRetries(cmd, parse));
     this.queue = run.catch(() => undefined);
-    return run;
+    return run.finally(() => this.pending--);
   }
 
   private async withRetries<T>(cmd: RobotCommand, parse: (reply: Reply) => T): Promise<T> {

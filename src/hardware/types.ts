@@ -120,4 +120,19 @@ export interface TapeDrive {
   /** Write one block at the head; everything after the head is lost, as on real tape. */
   writeBlock(data: Buffer, signal?: AbortSignal): Promise<void>;
   writeFilemarks(count?: number, signal?: AbortSignal): Promise<void>;
+  /**
+   * Soak only (simulated drives): write ONE record describing a whole archive
+   * by seed and length instead of its bytes; it takes the tape space and
+   * transfer time of `tapeBytes` (END_OF_TAPE like real data).
+   */
+  writeSynthetic?(record: SyntheticRecord, signal?: AbortSignal): Promise<void>;
+  /** Soak only: read the synthetic record under the head and advance; a data record there is an error. */
+  readSynthetic?(signal?: AbortSignal): Promise<SyntheticRecord>;
+}
+
+/** A soak file on tape: the content of `seed` (src/checksum/synthetic.ts), `dataBytes` long, in an archive of `tapeBytes`. */
+export interface SyntheticRecord {
+  readonly seed: number;
+  readonly dataBytes: number;
+  readonly tapeBytes: number;
 }

@@ -1,11 +1,13 @@
 import type { FastifyPluginAsync } from 'fastify';
-import type { Queryable } from '../db/index.ts';
+import type { DbAvailability, Queryable } from '../db/index.ts';
 
 export interface HealthDeps {
   readonly db: Queryable;
   readonly version: string;
   readonly startedAt: number;
   readonly libraries: readonly string[];
+  /** The process's view of the database (transitions logged once); without it, /health only runs its own query. */
+  readonly availability?: DbAvailability;
 }
 
 /** `/health`: is the API up and can it reach the database. 503 when the database is down. */
@@ -22,19 +24,31 @@ export function healthRoutes(deps: HealthDeps): FastifyPluginAsync {
               status: { type: 'string', enum: ['ok', 'degraded'] },
               version: { type: 'string' },
               uptimeSeconds: { type: 'number' },
-              database: { type: 'object', properties: { ok: { type: 'boolean' }, schemaVersion: { type: ['integer', 'null'] }, error: { type: 'string' } } },
+              database: {
+                type: 'object',
+                properties: {
+                  ok: { type: 'boolean' },
+                  schemaVersion: { type: ['integer', 'null'] },
+                  error: { type: 'string' },
+                  /** When the database was last seen going down (ISO), while it is down. */
+                  downSince: { type: ['string', 'null'] },
+                },
+              },
               libraries: { type: 'array', items: { type: 'string' } },
             },
           },
         },
       },
     }, async (_req, reply) => {
-      let database: { ok: boolean; schemaVersion: number | null; error?: string };
+      let database: { ok: boolean; schemaVersion: number | null; error?: string; downSince: string | null };
       try {
-        const { rows } = await deps.db.query<{ v: number | null }>('SELECT max(version) AS v FROM schema_migrations');
-        database = { ok: true, schemaVersion: rows[0]?.v ?? null };
+        // A stopped (not crashed) server accepts connections and never answers: bound the wait.
+        const { rows } = await withTimeout(deps.db.query<{ v: number | null }>('SELECT max(version) AS v FROM schema_migrations'), 5_000);
+        database = { ok: true, schemaVersion: rows[0]?.v ?? null, downSince: null };
       } catch (err) {
-        database = { ok: false, schemaVersion: null, error: (err as Error).message };
+        deps.availability?.reportFailure(err);
+        const status = deps.availability?.status;
+        database = { ok: false, schemaVersion: null, error: (err as Error).message, downSince: status?.state === 'down' ? new Date(status.since).toISOString() : null };
       }
       void reply.status(database.ok ? 200 : 503);
       return {
@@ -46,4 +60,14 @@ export function healthRoutes(deps: HealthDeps): FastifyPluginAsync {
       };
     });
   };
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    p,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`connection timeout: the database did not answer within ${ms} ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
 }

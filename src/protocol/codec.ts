@@ -214,6 +214,9 @@ function helloIn(m: moverRoot.mover.Hello.$Properties): Hello {
     host: m.host ?? '',
     dataAddress: m.dataAddress ?? '',
     protocolVersion: m.protocolVersion ?? 0,
+    // Absent rather than empty, so a Hello of an older mover decodes as it always did.
+    ...(m.requestId ? { requestId: m.requestId } : {}),
+    ...(m.doneRequestIds && m.doneRequestIds.length > 0 ? { doneRequestIds: [...m.doneRequestIds] } : {}),
   };
 }
 
@@ -221,7 +224,7 @@ export function encodeEnvelope(env: Envelope): Buffer {
   const m: moverRoot.mover.Envelope.$Properties = { seq: u64Out(env.seq, 'Envelope.seq') };
   switch (env.type) {
     case 'hello':
-      m.hello = { ...env.hello, protocolVersion: u32Out(env.hello.protocolVersion, 'Hello.protocolVersion') };
+      m.hello = { ...env.hello, protocolVersion: u32Out(env.hello.protocolVersion, 'Hello.protocolVersion'), requestId: env.hello.requestId ?? '', doneRequestIds: [...(env.hello.doneRequestIds ?? [])] };
       break;
     case 'heartbeat':
       m.heartbeat = { sentAtMs: u64Out(env.heartbeat.sentAtMs, 'Heartbeat.sentAtMs') };

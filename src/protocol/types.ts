@@ -25,6 +25,10 @@ export interface Hello {
   /** `host:port` where encp connects for the data channel. */
   readonly dataAddress: string;
   readonly protocolVersion: number;
+  /** The request the mover is working on (absent: none); a library manager taking over adopts it. */
+  readonly requestId?: string;
+  /** Requests whose WorkDone was never acknowledged; the mover re-sends them right after the Hello. */
+  readonly doneRequestIds?: readonly string[];
 }
 
 export interface Heartbeat {

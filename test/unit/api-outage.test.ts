@@ -42,6 +42,12 @@ test('backoff doubles from 200 ms to 5 s and the outage gives up after outageMs'
   assert.equal(delays.reduce((a, b) => a + b, 0), 30_000, 'the last wait is cut to the limit');
 });
 
+test('a 503 carrying another Tapestry code (a locked library, a robot needing an operator) is an answer', () => {
+  assert.deepEqual(outageDecision({ ...base, status: 503, code: 'LIBRARY_LOCKED' }), { kind: 'answer' });
+  assert.deepEqual(outageDecision({ ...base, status: 503, code: 'ROBOT_OPERATOR' }), { kind: 'answer' });
+  assert.equal(outageDecision({ ...base, status: 503, code: 'UNAVAILABLE' }).kind, 'retry');
+});
+
 test('outageMs 0 turns retries off', () => {
   assert.deepEqual(outageDecision({ ...base, failure: refused, outageMs: 0 }), { kind: 'answer' });
 });

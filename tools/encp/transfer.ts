@@ -101,6 +101,12 @@ async function serve(api: ApiClient, ticket: Ticket, link: Linker, run: (link: L
     }
     const assignment = view.assignment;
     if (!assignment) {
+      // A write whose bytes the mover registered while our connection broke
+      // (or a crash lost its WorkDone and the library manager settled it from
+      // the catalogue): on tape under our bfid with the CRC the mover checked
+      // against our trailer. Done, not failed — and never sent twice.
+      const written = view.state === 'done' && ticket.kind === 'write' ? writtenOutcome(ticket, view) : null;
+      if (written) return written;
       if (view.state === 'done') throw lastError ?? new TapestryError('INTERNAL', `request ${ticket.requestId} finished without a transfer by this encp`);
       view = await poll(api, ticket, { state: view.state });
       continue;
@@ -131,6 +137,13 @@ async function serve(api: ApiClient, ticket: Ticket, link: Linker, run: (link: L
     }
     view = await poll(api, ticket, { state: view.state, token: assignment.token });
   }
+}
+
+/** The outcome of a write the library manager recorded as done, from its result; null when it is not ours. */
+function writtenOutcome(ticket: Ticket, view: RequestView): TransferOutcome | null {
+  const r = view.result ?? {};
+  if (r.bfid !== ticket.bfid || typeof r.volume !== 'string' || typeof r.fileNo !== 'number' || typeof r.crc !== 'number') return null;
+  return { bfid: ticket.bfid, size: typeof r.size === 'number' ? r.size : ticket.size, crc: r.crc, volume: r.volume, fileNo: r.fileNo, mover: typeof r.mover === 'string' ? r.mover : typeof r.drive === 'string' ? r.drive : 'unknown', attempts: view.attempts };
 }
 
 /** Reads: encp receives, so encp connects to the mover's data port and presents the token. */
@@ -234,10 +247,11 @@ const giveBack = (bufs: readonly Buffer[]): void => {
 const noop = (): void => {};
 
 /** Write all of `buf` at the file's current position. */
-async function writeFully(fh: fs.FileHandle, buf: Buffer): Promise<void> {
+async function writeFully(fh: fs.FileHandle, buf: Buffer, wrote: (bytes: number) => void = noop): Promise<void> {
   for (let done = 0; done < buf.length; ) {
     const { bytesWritten } = await fh.write(buf, done, buf.length - done);
     done += bytesWritten;
+    wrote(bytesWritten);
   }
 }
 
@@ -306,7 +320,9 @@ export async function readFromTape(api: ApiClient, ticket: Ticket, destination: 
     const outcome = await serve(api, ticket, connectToMover, async ({ reader }) => {
       const sum = new Adler32();
       // Local disk trouble (no space, no permission) is final: retrying elsewhere cannot help.
-      const local = (err: unknown): EncpFailure => fatal('USERERROR', `cannot write ${destination}: ${(err as Error).message}`, { destination });
+      const local = (err: unknown): EncpFailure => localWriteFailure(err, destination, onDisk, ticket.size);
+      /** Bytes the file system has taken (for the message when it stops taking them). */
+      let onDisk = 0;
       const out = sink === 'file' ? await fs.open(temp, 'w', 0o644).catch((err) => { throw local(err); }) : null;
       let got = 0;
       progress?.start(ticket.size);
@@ -326,7 +342,7 @@ export async function readFromTape(api: ApiClient, ticket: Ticket, destination: 
       const flush = async (): Promise<void> => {
         if (pending) await pending;
         const n = fill;
-        pending = writeFully(out!, bufs[cur]!.subarray(0, n)).catch((err) => { throw local(err); });
+        pending = writeFully(out!, bufs[cur]!.subarray(0, n), (k) => (onDisk += k)).catch((err) => { throw local(err); });
         pending.catch(noop); // awaited at the next flush or below
         written += n;
         if (written - syncedUpTo >= SYNC_EVERY && syncing === null) {
@@ -377,6 +393,22 @@ export async function readFromTape(api: ApiClient, ticket: Ticket, destination: 
   } finally {
     if (sink === 'file') await fs.rm(temp, { force: true });
   }
+}
+
+/**
+ * A failed write of the local copy. A full disk (or quota) is NOSPACE, so a
+ * script can tell "make room and run again" from a wrong path or permission
+ * (USERERROR). The message says that nothing was left behind: the caller
+ * removes the temporary file, and the destination is only ever created by
+ * the final rename.
+ */
+function localWriteFailure(err: unknown, destination: string, written: number, size: number): EncpFailure {
+  const errno = (err as NodeJS.ErrnoException)?.code;
+  if (errno === 'ENOSPC' || errno === 'EDQUOT') {
+    const why = errno === 'EDQUOT' ? 'disk quota exceeded' : 'no space left on the local disk';
+    return fatal('NOSPACE', `${why}: it took ${written} of the file's ${size} bytes; the partial copy was removed and nothing was left at ${destination}. Free space there and run encp again.`, { destination, written, size, errno });
+  }
+  return fatal('USERERROR', `cannot write ${destination}: ${(err as Error).message}`, { destination });
 }
 
 /** adler32 of a local file (for --ecrc on reads). */

@@ -80,6 +80,7 @@ export class ApiClient {
         idempotent,
         failure,
         status: res?.status ?? null,
+        code: res ? errorCode(res.text) : null,
         outage: this.outage,
         now: this.clock(),
         outageMs: this.outageMs,
@@ -116,6 +117,17 @@ export class ApiClient {
 
   post<T>(path: string, body: unknown = {}, options: RequestOptions = {}): Promise<T> {
     return this.request<T>('POST', path, body, options);
+  }
+}
+
+/** The `code` of a Tapestry error body, or null for anything else. */
+function errorCode(text: string): string | null {
+  if (!text.startsWith('{')) return null;
+  try {
+    const code = (JSON.parse(text) as { code?: unknown }).code;
+    return typeof code === 'string' ? code : null;
+  } catch {
+    return null;
   }
 }
 

@@ -21,7 +21,8 @@ const MAX_DELAY_MS = 5_000;
  * Whether a failed exchange is retried: the pure rule behind ApiClient.
  * - Never before the first successful exchange (an unreachable service at
  *   start is a user error: say so at once).
- * - HTTP 502/503/504: the service (or a proxy) said it did nothing — retry any call.
+ * - HTTP 502/503/504 with code UNAVAILABLE or no Tapestry error body: the
+ *   service (or a proxy) said it did nothing — retry any call.
  * - A transport failure: retry when the request cannot have been acted on, or
  *   when the call is idempotent; otherwise a repeat could do it twice.
  * Backoff doubles from 200 ms to 5 s; past `outageMs` the call gives up.
@@ -31,18 +32,25 @@ export function outageDecision(input: {
   idempotent: boolean;
   failure: SendFailure | null;
   status: number | null;
+  /** The `code` of an error body, when the answer carried one. */
+  code?: string | null;
   outage: OutageState | null;
   now: number;
   outageMs: number;
 }): OutageDecision {
   const { contacted, idempotent, failure, status, outage, now, outageMs } = input;
+  const code = input.code ?? null;
   if (!contacted || outageMs <= 0) return { kind: 'answer' };
   let cause: string;
   if (failure) {
     if (!failure.notSent && !idempotent) return { kind: 'answer' };
     cause = failure.cause;
-  } else if (status === 502 || status === 503 || status === 504) {
-    cause = `HTTP ${status}`;
+  } else if ((status === 502 || status === 503 || status === 504) && (code === null || code === 'UNAVAILABLE')) {
+    // Tapestry answers many of its own errors with 503 (a locked library, a
+    // robot needing an operator): those are answers, not an outage. Only
+    // UNAVAILABLE (the database is gone) or a body that is not ours (a proxy,
+    // a server still starting) is waited out.
+    cause = `HTTP ${status}${code ? ` ${code}` : ''}`;
   } else {
     return { kind: 'answer' };
   }

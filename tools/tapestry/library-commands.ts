@@ -62,6 +62,28 @@ export function registerLibraryCommands(program: Command): void {
   }
 
   library
+    .command('reset <library>')
+    .description('after a NOACCESS storm: broken -> unlocked, the NOACCESS count starts afresh, the BROKEN alarm is resolved')
+    .option('--json', 'print JSON')
+    .action(async (name: string, opts: { json?: boolean }) => {
+      const r = await new ApiClient().post<{ library: string; state: string; previous: string }>(`/libraries/${encodeURIComponent(name)}/reset`, {});
+      if (opts.json) return printJson(r);
+      process.stdout.write(r.previous === r.state
+        ? `library ${name}: ${r.state} (was not broken); NOACCESS count reset\n`
+        : `library ${name}: ${r.previous} -> ${r.state}; NOACCESS count reset\n`);
+    });
+
+  library
+    .command('suspects <library>')
+    .description('suspect (volume, mover) pairs: never paired again until `mover online <mover>` or `volume clear <volume> system access`')
+    .option('--json', 'print JSON')
+    .action(async (name: string, opts: { json?: boolean }) => {
+      const pairs = await new ApiClient().get<{ volume: string; mover: string; errorCode: string; errorMessage: string | null; at: string }[]>(`/libraries/${encodeURIComponent(name)}/suspects`);
+      if (opts.json) return printJson(pairs);
+      process.stdout.write(pairs.length === 0 ? `library ${name}: no suspect pairs\n` : table(['VOLUME', 'MOVER', 'ERROR', 'SINCE', 'MESSAGE'], pairs.map((p) => [p.volume, p.mover, p.errorCode, p.at, p.errorMessage])) + '\n');
+    });
+
+  library
     .command('drain <library>')
     .description('lock the library (nothing new is taken or handed out) and report what is still running; --wait until it has finished')
     .option('--reason <text>', 'why (kept with the state)', 'draining')

@@ -11,6 +11,8 @@ interface MoverLine {
   state: string;
   volume: string | null;
   requestId: number | null;
+  /** Drive/media failures in a row since the last success. */
+  consecutiveFailures?: number;
 }
 
 /** What an operator wants to know in one word: an offline mover still busy is draining. */
@@ -33,8 +35,8 @@ export function registerMoverCommands(program: Command): void {
       const movers = await new ApiClient().get<MoverLine[]>('/movers');
       if (opts.json) return printJson(movers);
       process.stdout.write(table(
-        ['MOVER', 'LIBRARY', 'DRIVE', 'ADMIN', 'STATE', 'VOLUME', 'REQUEST'],
-        movers.map((m) => [m.name, m.library, m.drive, m.adminState, m.connected ? moverStatus(m) : 'not connected', m.volume, m.requestId]),
+        ['MOVER', 'LIBRARY', 'DRIVE', 'ADMIN', 'STATE', 'VOLUME', 'REQUEST', 'FAILS'],
+        movers.map((m) => [m.name, m.library, m.drive, m.adminState, m.connected ? moverStatus(m) : 'not connected', m.volume, m.requestId, m.consecutiveFailures ?? 0]),
       ) + '\n');
     });
 
@@ -48,7 +50,7 @@ export function registerMoverCommands(program: Command): void {
 
   mover
     .command('online <name>')
-    .description('give the mover work again')
+    .description('give the mover work again; its failure counts and suspect pairs start afresh')
     .action(async (name: string) => {
       const r = await new ApiClient().post<{ previous: string }>(moverPath(name), { state: 'online' });
       process.stdout.write(`mover ${name}: ${r.previous} -> online\n`);

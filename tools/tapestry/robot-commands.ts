@@ -37,7 +37,7 @@ function printInventory(inv: LibraryInventory): void {
 }
 
 export function registerRobotCommands(program: Command): void {
-  const robot = program.command('robot').description('the tape library robot: inventory, mount, dismount');
+  const robot = program.command('robot').description('the tape library robot: inventory, mount, dismount, reset after an operator fault');
 
   robot
     .command('inventory')
@@ -67,4 +67,15 @@ export function registerRobotCommands(program: Command): void {
         else process.stdout.write(`${label} dismounted from ${drive} to slot S${String(result.toSlot)}\n`);
       });
   }
+
+  robot
+    .command('reset <robot>')
+    .description('after clearing a jam or an operator fault: check the robot is ready, resolve its alarm, let its libraries mount again')
+    .option('--json', 'print JSON')
+    .action(async (name: string, opts: { json?: boolean }) => {
+      const api = new ApiClient();
+      const result = await api.post<{ robot: string; state: string; resolved: boolean }>(`/robots/${encodeURIComponent(name)}/reset`, { by: process.env.USER ?? 'operator' });
+      if (opts.json) printJson(result);
+      else process.stdout.write(`robot ${result.robot} is ${result.state}; ${result.resolved ? 'operator alarm resolved, mounts resume' : 'it had no open operator alarm'}\n`);
+    });
 }

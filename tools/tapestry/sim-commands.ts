@@ -90,7 +90,7 @@ export function registerSimCommands(program: Command): void {
 
   fault
     .command('drive <drive> <kind>')
-    .description('kind: fail-next-read | fail-next-write | fail-next-load | down | up')
+    .description('kind: fail-next-read | fail-next-write | fail-next-load | corrupt-next-write (silently flips a byte of the next block written) | down | up')
     .option('--code <code>', 'error code the failed operation reports (MEDIA_ERROR, DRIVE_ERROR)', 'MEDIA_ERROR')
     .action(async (drive: string, kind: string, opts: { code: string }) => {
       await new ApiClient().post(`/sim/drives/${encodeURIComponent(drive)}/faults`, { kind, code: opts.code });

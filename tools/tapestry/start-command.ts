@@ -5,9 +5,15 @@ export function registerStartCommand(program: Command): void {
     .command('start')
     .description('start Tapestry: database (embedded unless configured), simulated library, robot control and the HTTP API')
     .option('-c, --config <file>', 'config file (default: TAPESTRY_CONFIG or ./tapestry.yaml)')
-    .option('--component <name>', 'all (default), or mover: one mover as its own process (with --name)', 'all')
+    .option('--component <name>', 'all (default); mover: one mover as its own process (with --name); library-manager: library managers as their own process (leader or standby)', 'all')
     .option('--name <drive>', 'with --component mover: the drive whose mover this is (its config entry says mover: remote)')
-    .action(async (opts: { config?: string; component: string; name?: string }) => {
+    .option('--library <name>', 'with --component library-manager: only this library (default: every configured library)')
+    .action(async (opts: { config?: string; component: string; name?: string; library?: string }) => {
+      if (opts.component === 'library-manager') {
+        const { startLibraryManagerProcess } = await import('./start-library-manager.ts');
+        await startLibraryManagerProcess({ ...(opts.library ? { library: opts.library } : {}), ...(opts.config ? { configFile: opts.config } : {}) });
+        return;
+      }
       if (opts.component === 'mover') {
         const { TapestryError } = await import('../../src/errors/index.ts');
         if (!opts.name) throw new TapestryError('USERERROR', '--component mover needs --name <drive>');
@@ -17,7 +23,7 @@ export function registerStartCommand(program: Command): void {
       }
       if (opts.component !== 'all') {
         const { TapestryError } = await import('../../src/errors/index.ts');
-        throw new TapestryError('USERERROR', `unknown component "${opts.component}" (all, mover)`);
+        throw new TapestryError('USERERROR', `unknown component "${opts.component}" (all, mover, library-manager)`);
       }
       // Loaded here, not at the top: every other CLI command stays quick to start.
       const { startSystem } = await import('./start.ts');

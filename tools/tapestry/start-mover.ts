@@ -15,7 +15,8 @@ import { Shutdown } from '../../src/process/shutdown.ts';
 import { SystemClock } from '../../src/time/clock.ts';
 import { VolumeClerk } from '../../volume-clerk/service.ts';
 import { ApiClient } from '../lib/api-client.ts';
-import { moverCatalogue } from './start-transfers.ts';
+import { lmAddressFromDb, moverCatalogue } from './start-transfers.ts';
+import { retryingCatalogue } from '../../movers/catalogue-retry.ts';
 
 /**
  * Robot moves for a mover in its own process: the media changer lives with
@@ -90,15 +91,11 @@ export async function startMoverProcess(options: { configFile?: string; name: st
       library: driveConfig.library,
       drive,
       changer,
-      catalogue: moverCatalogue(files, volumes),
+      catalogue: retryingCatalogue(moverCatalogue(files, volumes), { limitMs: config.database.outage.registrationRetryMs, log }),
       clock,
       log,
-      lmAddress: async () => {
-        const { rows } = await pool.query<{ lm_address: string | null }>('SELECT lm_address FROM libraries WHERE name = $1', [driveConfig.library]);
-        const address = rows[0]?.lm_address;
-        if (!address) throw new TapestryError('UNAVAILABLE', `the library manager of ${driveConfig.library} has not started yet`);
-        return address;
-      },
+      lmAddress: lmAddressFromDb(pool, driveConfig.library),
+      rereadOneIn: config.libraries.get(driveConfig.library)?.faults.rereadOneIn ?? 0,
     });
     await mover.start();
     shutdown.add('mover', () => mover.stop());

@@ -11,7 +11,7 @@ import { mediaChangerRoutes } from '../../media-changer/routes.ts';
 import { MediaChangerService } from '../../media-changer/service.ts';
 import { alarmRoutes, AlarmService } from '../../src/alarms/index.ts';
 import { loadConfig, type TapestryConfig } from '../../src/config/index.ts';
-import { createPool, migrate, startEmbeddedPostgres, syncConfigToDb } from '../../src/db/index.ts';
+import { createPool, DbAvailability, migrate, startEmbeddedPostgres, syncConfigToDb } from '../../src/db/index.ts';
 import { SerialMediaChanger } from '../../src/hardware/serial-media-changer.ts';
 import type { MediaChanger, TapeDrive } from '../../src/hardware/types.ts';
 import { healthRoutes } from '../../src/http/health.ts';
@@ -74,6 +74,9 @@ export async function startSystem(options: StartOptions = {}): Promise<RunningSy
     shutdown.add('db-pool', () => pool.end());
     await migrate(pool, { log: log.child({ component: 'migrate' }) });
     await syncConfigToDb(pool, config);
+    const availability = new DbAvailability({ db: pool, log, intervalMs: config.database.outage.checkIntervalMs });
+    availability.start();
+    shutdown.add('db-availability', () => availability.stop());
 
     // The catalogue: alarms, namespace, file clerk, volume clerk (the simulated cartridges are declared as blank volumes).
     const clock = new SystemClock();
@@ -122,18 +125,19 @@ export async function startSystem(options: StartOptions = {}): Promise<RunningSy
         changer,
         tapeDrives,
         log: log.child({ component: 'media-changer', robot: robot.name }),
+        alarms,
       }));
     }
 
     // 4. The write/read path: a library manager per library, a mover per drive, the request API.
-    const transfers = await startTransfers({ config, pool, clock, log, shutdown, simulator, changers: services, files: fileClerk, volumes: volumeClerk });
+    const transfers = await startTransfers({ config, pool, clock, log, shutdown, simulator, changers: services, files: fileClerk, volumes: volumeClerk, availability });
 
     // 5. HTTP API last, so it only answers once everything behind it is up.
     const app = await buildServer({
       log,
       version: VERSION,
       plugins: [
-        healthRoutes({ db: pool, version: VERSION, startedAt: started, libraries: [...config.libraries.keys()] }),
+        healthRoutes({ db: pool, version: VERSION, startedAt: started, libraries: [...config.libraries.keys()], availability }),
         mediaChangerRoutes(services),
         alarmRoutes(alarms),
         namespaceRoutes(namespace),

@@ -169,6 +169,12 @@ export namespace tapestry {
             /** Hello protocolVersion. */
             protocolVersion: number;
 
+            /** Hello requestId. */
+            requestId: string;
+
+            /** Hello doneRequestIds. */
+            doneRequestIds: string[];
+
             /**
              * Encodes the specified Hello message. Does not implicitly {@link tapestry.mover.Hello.verify|verify} messages.
              * @param message Hello message or plain object to encode
@@ -210,6 +216,12 @@ export namespace tapestry {
 
                 /** Hello protocolVersion */
                 protocolVersion?: (number|null);
+
+                /** Hello requestId */
+                requestId?: (string|null);
+
+                /** Hello doneRequestIds */
+                doneRequestIds?: (string[]|null);
 
                 /** Unknown fields preserved while decoding when enabled */
                 $unknowns?: Uint8Array[];

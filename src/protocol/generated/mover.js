@@ -346,6 +346,8 @@ export const tapestry = $root.tapestry = (() => {
              * @property {string|null} [host] Hello host
              * @property {string|null} [dataAddress] Hello dataAddress
              * @property {number|null} [protocolVersion] Hello protocolVersion
+             * @property {string|null} [requestId] Hello requestId
+             * @property {Array.<string>|null} [doneRequestIds] Hello doneRequestIds
              * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
              */
 
@@ -371,6 +373,7 @@ export const tapestry = $root.tapestry = (() => {
              * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
              */
             const Hello = function (properties) {
+                this.doneRequestIds = [];
                 if (properties)
                     for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
                         if (properties[keys[i]] != null && keys[i] !== "__proto__")
@@ -426,6 +429,22 @@ export const tapestry = $root.tapestry = (() => {
             Hello.prototype.protocolVersion = 0;
 
             /**
+             * Hello requestId.
+             * @member {string} requestId
+             * @memberof tapestry.mover.Hello
+             * @instance
+             */
+            Hello.prototype.requestId = "";
+
+            /**
+             * Hello doneRequestIds.
+             * @member {Array.<string>} doneRequestIds
+             * @memberof tapestry.mover.Hello
+             * @instance
+             */
+            Hello.prototype.doneRequestIds = $util.emptyArray;
+
+            /**
              * Encodes the specified Hello message. Does not implicitly {@link tapestry.mover.Hello.verify|verify} messages.
              * @function encode
              * @memberof tapestry.mover.Hello
@@ -453,6 +472,11 @@ export const tapestry = $root.tapestry = (() => {
                     writer.uint32(/* id 5, wireType 2 =*/42).string(message.dataAddress);
                 if (message.protocolVersion != null && $Object.hasOwnProperty.call(message, "protocolVersion") && message.protocolVersion !== 0)
                     writer.uint32(/* id 6, wireType 0 =*/48).uint32(message.protocolVersion);
+                if (message.requestId != null && $Object.hasOwnProperty.call(message, "requestId") && message.requestId !== "")
+                    writer.uint32(/* id 7, wireType 2 =*/58).string(message.requestId);
+                if (message.doneRequestIds != null && message.doneRequestIds.length)
+                    for (let i = 0; i < message.doneRequestIds.length; ++i)
+                        writer.uint32(/* id 8, wireType 2 =*/66).string(message.doneRequestIds[i]);
                 if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                     for (let i = 0; i < message.$unknowns.length; ++i)
                         writer.raw(message.$unknowns[i]);
@@ -549,6 +573,23 @@ export const tapestry = $root.tapestry = (() => {
                                 message.protocolVersion = value;
                             else
                                 delete message.protocolVersion;
+                            continue;
+                        }
+                    case 7: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.requestId = value;
+                            else
+                                delete message.requestId;
+                            continue;
+                        }
+                    case 8: {
+                            if (wireType !== 2)
+                                break;
+                            if (!(message.doneRequestIds && message.doneRequestIds.length))
+                                message.doneRequestIds = [];
+                            message.doneRequestIds.push(reader.stringVerify());
                             continue;
                         }
                     }
