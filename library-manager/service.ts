@@ -140,6 +140,8 @@ export class LibraryManager {
   private leaving: () => ReadonlySet<string> = () => new Set();
   private heartbeatTimer: NodeJS.Timeout | null = null;
   private graceTimer: NodeJS.Timeout | null = null;
+  /** Wall time the take-over grace ends: until then a mover may still be on its way back with a tape in its drive. */
+  private graceUntil = 0;
   private stopped = false;
   private readonly election: Leadership;
   /** Leading: holds the library's advisory lock, listens for movers, schedules. Otherwise a standby. */
@@ -224,6 +226,7 @@ export class LibraryManager {
     // claimed when the grace period ends goes back to the queue.
     const grace = this.deps.takeoverGraceMs ?? timeout;
     this.graceTimer = setTimeout(() => void this.requeueUnclaimedAfterGrace(term), grace);
+    this.graceUntil = Date.now() + grace;
     this.log.warn({ event: 'lm.listening', address, term, graceMs: grace });
     this.schedule();
   }
@@ -768,6 +771,10 @@ export class LibraryManager {
   private async pass(): Promise<void> {
     // No new work while the database is unreachable: every step below needs it.
     if (this.deps.availability && !this.deps.availability.up) return;
+    // Every mover busy: nothing to decide, so no query (a pass runs on every
+    // state report; at thousands of files a day the queries add up).
+    const open = (m: MoverSlot): boolean => (m.state === 'idle' || m.state === 'have_bound') && m.requestId === null && !m.dismounting && !m.settling;
+    if (![...this.movers.values()].some(open)) return;
     // A robot waiting for its operator moves no cartridge: only work on tapes
     // already in drives goes on (media-changer/robot-hold.ts).
     const robotHold = await robotHoldForLibrary(this.deps.pool, this.deps.library);
@@ -776,7 +783,7 @@ export class LibraryManager {
     const leaving = this.leaving();
     for (const label of leaving) if (!held.has(label)) held.set(label, null);
     if (!robotHold) this.dismountLeaving(leaving);
-    const free = [...this.movers.values()].filter((m) => (m.state === 'idle' || m.state === 'have_bound') && m.requestId === null && !m.dismounting && !m.settling && !this.offline.has(m.name));
+    const free = [...this.movers.values()].filter((m) => open(m) && !this.offline.has(m.name));
     if (free.length === 0) return;
     // A queued write whose file is already active was written by a mover whose
     // WorkDone was lost (a crash): done, never written twice.
@@ -788,6 +795,7 @@ export class LibraryManager {
     const rows = held.size === 0 ? allRows : allRows.filter((r) => !(r.state === 'queued' && r.kind === 'read' && r.volumeLabel !== null && held.has(r.volumeLabel)));
     let volumes = await this.mountedVolumes();
     let wakeAt: number | undefined;
+    let inDrive: Map<string, string> | undefined;
     // A retry after a drive or media error goes to another mover while one is connected (docs/faults-drive-media.md).
     const avoid = await lastFailedMovers(this.deps.pool, rows.filter((r) => r.state === 'queued' && r.attempts > 0).map((r) => r.id), RETRY_ELSEWHERE_CODES);
     for (const slot of free) {
@@ -820,6 +828,21 @@ export class LibraryManager {
       }
       const row = rows.find((r) => String(r.id) === decision.requestId);
       if (!row) continue;
+      if (decision.kind === 'read' && decision.volumeLabel !== undefined) {
+        // The tape sits in another drive whose mover is connected (it has not
+        // reported its state yet, e.g. just after a take-over) or may still
+        // come back (grace period): leave the read to that mover. Assigning it
+        // here would fail for good with CONFLICT at the robot.
+        inDrive ??= await volumesInDrives(this.deps.pool, this.deps.library);
+        const drive = inDrive.get(decision.volumeLabel);
+        if (drive !== undefined && drive !== slot.hello.drive) {
+          const ownerConnected = [...this.movers.values()].some((m) => m.hello.drive === drive);
+          if (ownerConnected || Date.now() < this.graceUntil) {
+            wakeAt = Math.min(wakeAt ?? Infinity, this.deps.clock.now() + 1000);
+            continue;
+          }
+        }
+      }
       let volume = decision.volumeLabel;
       if (decision.kind === 'write' && volume === undefined) {
         try {
@@ -985,4 +1008,13 @@ function toQueued(r: RequestRow): QueuedRequest | null {
     return { ...base, kind: 'read', volumeLabel: r.volumeLabel, fileNo: r.fileNo };
   }
   return { ...base, kind: 'write', fileFamily: r.fileFamily ?? 'none', wrapper: r.wrapper ?? 'cpio_odc', width: r.width ?? 1 };
+}
+
+/** label → drive name of the library's volumes the catalogue places in a drive. */
+async function volumesInDrives(pool: pg.Pool, library: string): Promise<Map<string, string>> {
+  const { rows } = await pool.query<{ label: string; drive: string }>(
+    `SELECT label, location_ref AS drive FROM volumes WHERE library = $1 AND location_kind = 'drive' AND location_ref IS NOT NULL`,
+    [library],
+  );
+  return new Map(rows.map((r) => [r.label, r.drive]));
 }

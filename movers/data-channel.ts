@@ -62,7 +62,17 @@ export function sendChunk(socket: Socket, chunk: Uint8Array): Promise<void> {
       reject(new TapestryError('UNAVAILABLE', 'the data channel closed while sending'));
       return;
     }
-    socket.write(chunk, (err) => (err ? reject(err) : resolve()));
+    // A peer that goes away mid-file (encp killed, disk full) must end the
+    // transfer as the client's failure (UNAVAILABLE), never count against the
+    // drive, and never leave us waiting: a write callback does not always run
+    // when the socket closes under it, so 'close' settles it too.
+    const onClose = (): void => reject(new TapestryError('UNAVAILABLE', 'the data channel closed while sending'));
+    socket.once('close', onClose);
+    socket.write(chunk, (err) => {
+      socket.off('close', onClose);
+      if (err) reject(new TapestryError('UNAVAILABLE', `the data channel broke while sending: ${err.message}`, { cause: err }));
+      else resolve();
+    });
   });
   sent.catch(() => undefined); // callers await it before reusing the buffer; never unhandled meanwhile
   return sent;
@@ -79,7 +89,7 @@ export async function writeAll(out: Writable, chunk: Uint8Array): Promise<void> 
   if (out.destroyed) throw closed();
   await new Promise<void>((resolve, reject) => {
     const onDrain = (): void => { cleanup(); resolve(); };
-    const onError = (err: Error): void => { cleanup(); reject(err); };
+    const onError = (err: Error): void => { cleanup(); reject(new TapestryError('UNAVAILABLE', `the data channel broke while sending: ${err.message}`, { cause: err })); };
     const onClose = (): void => { cleanup(); reject(new TapestryError('UNAVAILABLE', 'the data channel closed while sending')); };
     const cleanup = (): void => {
       out.off('drain', onDrain);
