@@ -247,13 +247,20 @@ export class Mover {
       const volume = a.volume;
       if (!volume) throw new TapestryError('MALFORMED', 'assignment without a volume');
       const vol = await this.ensureMounted(volume, a.kind === 'write', log);
-      conn = expectData ? await expectData : await this.connectToClient(a);
+      conn = expectData ? await expectData : await this.connectToClient(a).catch((err: unknown) => {
+        // encp listens before it submits: a refused callback means it is gone.
+        throw isTapestryError(err, 'UNAVAILABLE') ? clientGone(`encp's callback ${a.clientAddress} refused the data connection (${err.message})`, err) : err;
+      });
       log.info({ event: 'mover.data_open', client: conn.socket.remoteAddress });
       done = a.kind === 'write' ? await this.write(a, volume, vol, conn, log) : await this.read(a, volume, vol.blockSize, conn, log);
       log.info({ event: 'mover.transfer_done', bfid: done.bfid, bytes: done.bytes, fileNo: done.fileNo, ms: this.deps.clock.now() - started });
     } catch (err) {
       this.data.forget(a.token);
-      const e = isTapestryError(err) ? err : new TapestryError('DRIVE_ERROR', (err as Error).message, { cause: err });
+      let e = isTapestryError(err) ? err : new TapestryError('DRIVE_ERROR', (err as Error).message, { cause: err });
+      // The data channel broke from encp's side (killed, its disk full, its
+      // own CRC check failed): encp has given up, so a retry would only wait
+      // for nobody — and it is not the drive's fault.
+      if (conn && e.code === 'UNAVAILABLE' && conn.socket.destroyed) e = clientGone(`encp closed the data connection: ${e.message}`, e);
       log.warn({ event: 'mover.transfer_failed', code: e.code, message: e.message });
       if (conn) answerError(conn.socket, e, a);
       done = { requestId: a.requestId, ok: false, errorCode: e.code, message: e.message, bytes: 0, crc: 0, fileNo: 0, volume: a.volume, bfid: a.bfid, tapeBytes: 0, sanityCrc: 0, sanitySize: 0, drive: this.deps.drive.name };
@@ -395,4 +402,8 @@ export class Mover {
     this.setState(again ? 'have_bound' : 'error');
   }
 
+}
+
+function clientGone(message: string, cause: unknown): TapestryError {
+  return new TapestryError('CLIENT_GONE', message, { cause });
 }

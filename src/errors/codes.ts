@@ -73,6 +73,7 @@ export const ERROR_CATALOGUE = {
   SCHEMA_TOO_NEW: { retryable: false, http: 500, exit: 1, hint: 'The database schema is newer than this code; upgrade Tapestry before starting it.' },
   SCHEMA_MISMATCH: { retryable: false, http: 500, exit: 1, hint: 'An applied migration differs from the shipped one; migrations are append-only.' },
   INTERNAL: { retryable: false, http: 500, exit: 1, hint: 'An unexpected error; see the logs.' },
+  CLIENT_GONE: { retryable: false, http: 409, exit: 1, hint: 'The client closed the data connection (or refused it) mid-transfer and is taken to have given up; nothing was registered. Run encp again.' },
   CANCELLED: { retryable: false, http: 409, exit: 1, hint: 'An operator cancelled the request (`tapestry request cancel`); submit it again if it is still wanted.' },
 } as const satisfies Record<string, ErrorSpec>;
 

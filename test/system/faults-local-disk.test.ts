@@ -66,11 +66,10 @@ test('a read onto a full local disk fails with NOSPACE and leaves no partial des
   assert.deepEqual([info.state, info.size], ['active', size]);
 });
 
-// Passed on its first runs, then hung: after encp abandons a read mid-stream, the
-// mover can stay inside that read (movers/mover.ts read() → tape-io readFile's
-// cleanup never settles), so its bound tape serves no further request.
-// Reported to the mover's owners; un-skip when fixed.
-test('after that, the same read with room succeeds, byte-identical', { skip: isRoot ? 'the mover can hang in a read its client abandoned (see the comment above)' : 'needs the read above (root)' }, async () => {
+// After encp abandoned the read above mid-stream, the mover must be free
+// again: its send fails as UNAVAILABLE when the channel closes
+// (movers/data-channel.ts sendChunk), and the bound tape serves this read.
+test('after that, the same read with room succeeds, byte-identical', { skip: isRoot ? false : 'needs the read above (root)' }, async () => {
   const roomy = path.join(s.work, 'big.back');
   const again = await encp(['/exp/ld/big.dat', roomy], s.env);
   assert.equal(again.code, 0, again.stderr);
