@@ -140,7 +140,7 @@ export class LibraryManager {
   private leaving: () => ReadonlySet<string> = () => new Set();
   private heartbeatTimer: NodeJS.Timeout | null = null;
   private graceTimer: NodeJS.Timeout | null = null;
-  /** Wall time the take-over grace ends: until then a mover may still be on its way back with a tape in its drive. */
+  /** Until then (a few seconds after leading began) a mover may still be on its way back with a tape in its drive. */
   private graceUntil = 0;
   private stopped = false;
   private readonly election: Leadership;
@@ -226,7 +226,9 @@ export class LibraryManager {
     // claimed when the grace period ends goes back to the queue.
     const grace = this.deps.takeoverGraceMs ?? timeout;
     this.graceTimer = setTimeout(() => void this.requeueUnclaimedAfterGrace(term), grace);
-    this.graceUntil = Date.now() + grace;
+    // Movers reconnect within about a second (their backoff is capped at 1 s):
+    // a few seconds cover a tape's owner coming back after a take-over.
+    this.graceUntil = Date.now() + Math.min(grace, 5_000);
     this.log.warn({ event: 'lm.listening', address, term, graceMs: grace });
     this.schedule();
   }
@@ -829,15 +831,19 @@ export class LibraryManager {
       const row = rows.find((r) => String(r.id) === decision.requestId);
       if (!row) continue;
       if (decision.kind === 'read' && decision.volumeLabel !== undefined) {
-        // The tape sits in another drive whose mover is connected (it has not
-        // reported its state yet, e.g. just after a take-over) or may still
-        // come back (grace period): leave the read to that mover. Assigning it
-        // here would fail for good with CONFLICT at the robot.
+        // The tape sits in another drive whose mover has it, or whose mover
+        // may still come back (just after a take-over): leave the read to
+        // that mover. Assigning it here would fail for good with CONFLICT at
+        // the robot.
         inDrive ??= await volumesInDrives(this.deps.pool, this.deps.library);
         const drive = inDrive.get(decision.volumeLabel);
         if (drive !== undefined && drive !== slot.hello.drive) {
-          const ownerConnected = [...this.movers.values()].some((m) => m.hello.drive === drive);
-          if (ownerConnected || Date.now() < this.graceUntil) {
+          // The catalogue's location can be stale (a restarted mover sends a
+          // cartridge home at start): wait only for a connected owner that
+          // says it has the tape, or for one that may still come back.
+          const owner = [...this.movers.values()].find((m) => m.hello.drive === drive);
+          const ownerHasIt = owner !== undefined && (owner.volume === decision.volumeLabel || owner.assignedVolume === decision.volumeLabel);
+          if (ownerHasIt || (owner === undefined && Date.now() < this.graceUntil)) {
             wakeAt = Math.min(wakeAt ?? Infinity, this.deps.clock.now() + 1000);
             continue;
           }
