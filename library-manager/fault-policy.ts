@@ -4,36 +4,13 @@
  * states"; docs/faults-drive-media.md). Pure: the service feeds it what the
  * repository holds and acts on the verdicts.
  */
+import { DEFAULT_LIBRARY_FAULTS, type LibraryFaultsConfig } from '../src/config/types.ts';
 import type { RequestKind } from './types.ts';
 
-/** `libraries.<name>.faults` (every key has an Enstore default). */
-export interface FaultThresholds {
-  /** Distinct movers failing on one volume that make it NOACCESS (Enstore's max_suspect_movers). */
-  readonly maxSuspectMovers: number;
-  /** Volumes going NOACCESS on one robot within `noaccessWindowMs` that make its libraries broken (max_noaccess_cnt). */
-  readonly maxNoaccess: number;
-  readonly noaccessWindowMs: number;
-  /** A mover goes offline when BOTH hold: this many failures in a row … */
-  readonly moverMaxConsecutive: number;
-  /** … and this many within `moverFailureWindowMs` (max_consecutive_failures, max_failures, failure_interval). */
-  readonly moverMaxFailures: number;
-  readonly moverFailureWindowMs: number;
-  /** A write error with less than this fraction of the volume's capacity left is end of tape: the volume is full. */
-  readonly nearEndFraction: number;
-  /** Re-read 1 in N written files before reporting success (0: never). */
-  readonly rereadOneIn: number;
-}
+/** `libraries.<name>.faults`: the thresholds are the config's, one definition with their defaults. */
+export type FaultThresholds = LibraryFaultsConfig;
 
-export const DEFAULT_FAULT_THRESHOLDS: FaultThresholds = {
-  maxSuspectMovers: 3,
-  maxNoaccess: 2,
-  noaccessWindowMs: 5 * 60_000,
-  moverMaxConsecutive: 2,
-  moverMaxFailures: 3,
-  moverFailureWindowMs: 3_600_000,
-  nearEndFraction: 0.02,
-  rereadOneIn: 0,
-};
+export const DEFAULT_FAULT_THRESHOLDS: FaultThresholds = DEFAULT_LIBRARY_FAULTS;
 
 /**
  * - `end-of-tape`: the volume is full; the write goes elsewhere without spending a retry, nobody is blamed.

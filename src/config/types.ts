@@ -94,6 +94,18 @@ export interface LibraryFaultsConfig {
   readonly rereadOneIn: number;
 }
 
+/** Enstore's values: what `libraries.<name>.faults` holds when a key is left out. */
+export const DEFAULT_LIBRARY_FAULTS: LibraryFaultsConfig = {
+  maxSuspectMovers: 3,
+  maxNoaccess: 2,
+  noaccessWindowMs: 5 * 60_000,
+  moverMaxConsecutive: 2,
+  moverMaxFailures: 3,
+  moverFailureWindowMs: 3_600_000,
+  nearEndFraction: 0.02,
+  rereadOneIn: 0,
+};
+
 /**
  * `auto_readonly` of a library: every `everyMs` a background job marks
  * readonly (a system inhibit) each written volume whose newest file is older

@@ -2,6 +2,7 @@ import path from 'node:path';
 import type {
   AutoReadonlyConfig, CartridgeConfig, DriveConfig, LibraryConfig, LibraryFaultsConfig, LogConfig, MediaTypeConfig, RobotConfig, SimulatorConfig, TapestryConfig,
 } from './types.ts';
+import { DEFAULT_LIBRARY_FAULTS } from './types.ts';
 import { expandLabelRange, parseDuration, parseIntRange, parseRate, parseSize } from './units.ts';
 
 /** One problem in a config file, located by its key path (`drives[2].element`). */
@@ -231,14 +232,14 @@ function readFaults(r: Reader, value: unknown, at: string): LibraryFaultsConfig 
   if (!o) return undefined;
   const fraction = (v: unknown): number | null => (typeof v === 'number' && v >= 0 && v < 1 ? v : null);
   const f = {
-    maxSuspectMovers: r.field(o, 'max_suspect_movers', at, posInt, 'a number of movers ≥ 1', 3),
-    maxNoaccess: r.field(o, 'max_noaccess', at, posInt, 'a number of volumes ≥ 1', 2),
-    noaccessWindowMs: r.field(o, 'noaccess_window', at, parseDuration, 'a duration such as 5min', 300_000),
-    moverMaxConsecutive: r.field(o, 'mover_max_consecutive', at, posInt, 'a number of failures ≥ 1', 2),
-    moverMaxFailures: r.field(o, 'mover_max_failures', at, posInt, 'a number of failures ≥ 1', 3),
-    moverFailureWindowMs: r.field(o, 'mover_failure_window', at, parseDuration, 'a duration such as 1h', 3_600_000),
-    nearEndFraction: r.field(o, 'near_end_fraction', at, fraction, 'a fraction of the capacity in [0, 1) such as 0.02', 0.02),
-    rereadOneIn: r.field(o, 'reread_one_in', at, nonNegInt, 'a whole number N (re-read 1 in N written files; 0 = never)', 0),
+    maxSuspectMovers: r.field(o, 'max_suspect_movers', at, posInt, 'a number of movers ≥ 1', DEFAULT_LIBRARY_FAULTS.maxSuspectMovers),
+    maxNoaccess: r.field(o, 'max_noaccess', at, posInt, 'a number of volumes ≥ 1', DEFAULT_LIBRARY_FAULTS.maxNoaccess),
+    noaccessWindowMs: r.field(o, 'noaccess_window', at, parseDuration, 'a duration such as 5min', DEFAULT_LIBRARY_FAULTS.noaccessWindowMs),
+    moverMaxConsecutive: r.field(o, 'mover_max_consecutive', at, posInt, 'a number of failures ≥ 1', DEFAULT_LIBRARY_FAULTS.moverMaxConsecutive),
+    moverMaxFailures: r.field(o, 'mover_max_failures', at, posInt, 'a number of failures ≥ 1', DEFAULT_LIBRARY_FAULTS.moverMaxFailures),
+    moverFailureWindowMs: r.field(o, 'mover_failure_window', at, parseDuration, 'a duration such as 1h', DEFAULT_LIBRARY_FAULTS.moverFailureWindowMs),
+    nearEndFraction: r.field(o, 'near_end_fraction', at, fraction, 'a fraction of the capacity in [0, 1) such as 0.02', DEFAULT_LIBRARY_FAULTS.nearEndFraction),
+    rereadOneIn: r.field(o, 'reread_one_in', at, nonNegInt, 'a whole number N (re-read 1 in N written files; 0 = never)', DEFAULT_LIBRARY_FAULTS.rereadOneIn),
   };
   if (Object.values(f).some((v) => v === null)) return undefined;
   return f as { [K in keyof LibraryFaultsConfig]: number };
