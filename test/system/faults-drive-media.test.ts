@@ -295,7 +295,13 @@ test('a mover with 2 failures in a row and 3 within the hour goes offline after 
   failed(await write(`${dir}/1.dat`, ['--max-retry', '0']), 'TOO_MANY_RETRIES');
   // A success resets the count in a row (not the hour's).
   ok(await write(`${dir}/2.dat`));
-  assert.equal((await movers()).find((m) => m.name === 'drive-2')!.consecutiveFailures, 0);
+  // encp has its result before the library manager has recorded the mover's
+  // WorkDone, so the reset is awaited (a count that never drops times out).
+  const reset = await until('drive-2 to count 0 failures in a row after its success', async () => {
+    const m = (await movers()).find((x) => x.name === 'drive-2')!;
+    return m.consecutiveFailures === 0 ? m : undefined;
+  }, 30_000);
+  assert.equal(reset.adminState, 'online');
   await driveFault('drive-2', 'fail-next-write');
   failed(await write(`${dir}/3.dat`, ['--max-retry', '0']), 'TOO_MANY_RETRIES');
   let m2 = (await movers()).find((m) => m.name === 'drive-2')!;
