@@ -85,6 +85,13 @@ function toRecord(r: FileRow): FileRecord {
 
 const SELECT = `SELECT f.*, v.label FROM files f LEFT JOIN volumes v ON v.id = f.volume_id`;
 
+/**
+ * A statement that changes file rows and RETURNs `f.*`, wrapped to give the
+ * changed rows as SELECT does (with their volume's label): one round trip
+ * instead of a change and a re-read.
+ */
+const returningRecord = (change: string): string => `WITH f AS (${change}) SELECT f.*, v.label FROM f LEFT JOIN volumes v ON v.id = f.volume_id`;
+
 /** A fresh bfid: the shared sequence and the database clock (see bfid.ts). */
 export async function allocateBfid(db: Queryable, brand: string): Promise<string> {
   const { rows } = await db.query<{ seq: number; sec: number }>(
@@ -111,12 +118,12 @@ export interface NewFile {
 
 /** Insert the 'writing' row; the partial unique index refuses a second live file at one path. */
 export async function insertWritingFile(db: Queryable, f: NewFile): Promise<FileRecord> {
-  await db.query(
-    `INSERT INTO files (bfid, dir_id, name, ns_path, state, size, storage_group, file_family, wrapper, library, uid, gid, owner, created_at, updated_at)
-     VALUES ($1, $2, $3, $4, 'writing', $5, $6, $7, $8, $9, $10, $11, $12, $13, $13)`,
+  const { rows } = await db.query<FileRow>(
+    returningRecord(`INSERT INTO files (bfid, dir_id, name, ns_path, state, size, storage_group, file_family, wrapper, library, uid, gid, owner, created_at, updated_at)
+     VALUES ($1, $2, $3, $4, 'writing', $5, $6, $7, $8, $9, $10, $11, $12, $13, $13) RETURNING *`),
     [f.bfid, f.dirId, f.name, f.path, f.size, f.storageGroup, f.fileFamily, f.wrapper, f.library, f.uid, f.gid, f.owner, f.at],
   );
-  return (await fileByBfid(db, f.bfid))!;
+  return toRecord(rows[0]!);
 }
 
 export async function fileByBfid(db: Queryable, bfid: string, options: { forUpdate?: boolean } = {}): Promise<FileRecord | null> {
@@ -164,44 +171,38 @@ export async function volumeFacts(db: Queryable, label: string): Promise<VolumeF
 }
 
 /**
- * Rows of abandoned writes at or after `fromFileNo` of a volume lose their
- * position: a new write there overwrites (and the drive truncates) what they
- * had put on tape. Their 'unknown' bytes leave the volume's counters by trigger.
+ * Positions at or past `fromFileNo` of a volume that a new write there takes
+ * over: the drive truncates at the new file, so whatever else claimed them
+ * loses its position. Always the rows of abandoned writes (their 'unknown'
+ * bytes leave the volume's counters by trigger); with `unregistered`, also
+ * other 'writing' rows that are not abandoned — writes whose registration
+ * never reached the end-of-data (a mover gave up while the database was
+ * down); their request is retried, elsewhere or here. One statement for both.
  */
-export async function releaseAbandonedPositions(db: Queryable, volumeId: number, fromFileNo: number, at: Date): Promise<string[]> {
-  const { rows } = await db.query<{ bfid: string }>(
-    `UPDATE files SET volume_id = NULL, file_no = NULL, updated_at = $3
-     WHERE volume_id = $1 AND file_no >= $2 AND state = 'writing' AND abandoned_at IS NOT NULL RETURNING bfid`,
-    [volumeId, fromFileNo, at],
+export async function releasePositionsFrom(
+  db: Queryable,
+  p: { volumeId: number; fromFileNo: number; except: string; unregistered: boolean; at: Date },
+): Promise<{ abandoned: string[]; unregistered: string[] }> {
+  const { rows } = await db.query<{ bfid: string; abandoned: boolean }>(
+    `UPDATE files SET volume_id = NULL, file_no = NULL, updated_at = $5
+     WHERE volume_id = $1 AND file_no >= $2 AND state = 'writing' AND bfid <> $3 AND (abandoned_at IS NOT NULL OR $4)
+     RETURNING bfid, abandoned_at IS NOT NULL AS abandoned`,
+    [p.volumeId, p.fromFileNo, p.except, p.unregistered, p.at],
   );
-  return rows.map((r) => r.bfid);
+  return { abandoned: rows.filter((r) => r.abandoned).map((r) => r.bfid), unregistered: rows.filter((r) => !r.abandoned).map((r) => r.bfid) };
 }
 
-/**
- * Positions at or past `fromFileNo` of the volume held by other 'writing'
- * files that are not abandoned: writes whose registration never reached the
- * end-of-data (a mover gave up while the database was down). Their request is
- * retried, elsewhere or here; their old bytes are overwritten now.
- */
-export async function releaseUnregisteredPositions(db: Queryable, volumeId: number, fromFileNo: number, except: string, at: Date): Promise<string[]> {
-  const { rows } = await db.query<{ bfid: string }>(
-    `UPDATE files SET volume_id = NULL, file_no = NULL, updated_at = $4
-     WHERE volume_id = $1 AND file_no >= $2 AND state = 'writing' AND abandoned_at IS NULL AND bfid <> $3 RETURNING bfid`,
-    [volumeId, fromFileNo, except, at],
-  );
-  return rows.map((r) => r.bfid);
-}
-
-/** Record where a 'writing' file goes on tape (and the mover's CRC when it has one). */
+/** Record where a 'writing' file goes on tape (and the mover's CRC when it has one); the row as it is now. */
 export async function setPosition(
   db: Queryable,
   bfid: string,
   pos: { volumeId: number; fileNo: number; drive: string | null; crc: number | null; at: Date },
-): Promise<void> {
-  await db.query(
-    `UPDATE files SET volume_id = $2, file_no = $3, drive = coalesce($4, drive), crc_adler32 = coalesce($5, crc_adler32), updated_at = $6 WHERE bfid = $1`,
+): Promise<FileRecord> {
+  const { rows } = await db.query<FileRow>(
+    returningRecord(`UPDATE files SET volume_id = $2, file_no = $3, drive = coalesce($4, drive), crc_adler32 = coalesce($5, crc_adler32), updated_at = $6 WHERE bfid = $1 RETURNING *`),
     [bfid, pos.volumeId, pos.fileNo, pos.drive, pos.crc, pos.at],
   );
+  return toRecord(rows[0]!);
 }
 
 /**
@@ -211,16 +212,16 @@ export async function setPosition(
  * says which).
  */
 export async function activate(db: Queryable, bfid: string, crc: number, at: Date): Promise<FileRecord | null> {
-  const { rows } = await db.query<{ bfid: string }>(
-    `UPDATE files f SET state = 'active', crc_adler32 = $2, updated_at = $3
+  const { rows } = await db.query<FileRow>(
+    returningRecord(`UPDATE files f SET state = 'active', crc_adler32 = $2, updated_at = $3
      FROM volumes v
      WHERE f.bfid = $1 AND f.state = 'writing' AND f.abandoned_at IS NULL
        AND v.id = f.volume_id AND f.file_no IS NOT NULL AND v.eod_file_no > f.file_no
        AND (f.crc_adler32 IS NULL OR f.crc_adler32 = $2)
-     RETURNING f.bfid`,
+     RETURNING f.*`),
     [bfid, crc, at],
   );
-  return rows[0] ? fileByBfid(db, bfid) : null;
+  return rows[0] ? toRecord(rows[0]) : null;
 }
 
 /**

@@ -205,23 +205,19 @@ export class FileClerk {
       if (pos.fileNo < (vol.eodFileNo ?? 1)) {
         throw new TapestryError('CONFLICT', `position ${pos.fileNo} of ${vol.label} is before its end-of-data (${vol.eodFileNo}); writes append at end-of-data`, { context: { bfid, volume: vol.label, fileNo: pos.fileNo, eodFileNo: vol.eodFileNo } });
       }
-      const released = await repo.releaseAbandonedPositions(tx, vol.id, pos.fileNo, at);
-      if (released.length > 0) this.deps.log.info({ event: 'file.abandoned_overwritten', volume: vol.label, fromFileNo: pos.fileNo, bfids: released });
-      if (pos.replaceUnregistered) {
-        // pos.fileNo >= end-of-data (checked above): whatever claims it or a later position was never registered.
-        const stale = await repo.releaseUnregisteredPositions(tx, vol.id, pos.fileNo, bfid, at);
-        if (stale.length > 0) this.deps.log.warn({ event: 'file.unregistered_overwritten', volume: vol.label, fromFileNo: pos.fileNo, bfids: stale });
-        if (file.volume !== null) this.deps.log.warn({ event: 'file.repositioned', bfid, from: { volume: file.volume, fileNo: file.fileNo }, to: { volume: vol.label, fileNo: pos.fileNo } });
-      }
+      // With replaceUnregistered, pos.fileNo >= end-of-data (checked above): whatever claims it or a later position was never registered.
+      const released = await repo.releasePositionsFrom(tx, { volumeId: vol.id, fromFileNo: pos.fileNo, except: bfid, unregistered: pos.replaceUnregistered === true, at });
+      if (released.abandoned.length > 0) this.deps.log.info({ event: 'file.abandoned_overwritten', volume: vol.label, fromFileNo: pos.fileNo, bfids: released.abandoned });
+      if (released.unregistered.length > 0) this.deps.log.warn({ event: 'file.unregistered_overwritten', volume: vol.label, fromFileNo: pos.fileNo, bfids: released.unregistered });
+      if (pos.replaceUnregistered && file.volume !== null) this.deps.log.warn({ event: 'file.repositioned', bfid, from: { volume: file.volume, fileNo: file.fileNo }, to: { volume: vol.label, fileNo: pos.fileNo } });
       try {
-        await repo.setPosition(tx, bfid, { volumeId: vol.id, fileNo: pos.fileNo, drive: pos.drive ?? null, crc: pos.crc ?? null, at });
+        return await repo.setPosition(tx, bfid, { volumeId: vol.id, fileNo: pos.fileNo, drive: pos.drive ?? null, crc: pos.crc ?? null, at });
       } catch (err) {
         if (uniqueViolation(err) === 'files_position') {
           throw new TapestryError('CONFLICT', `position ${pos.fileNo} of ${vol.label} is taken by a file being written`, { context: { volume: vol.label, fileNo: pos.fileNo } });
         }
         throw err;
       }
-      return (await repo.fileByBfid(tx, bfid))!;
     });
     this.deps.log.info({ event: 'file.positioned', bfid, volume: pos.volume, fileNo: pos.fileNo, drive: pos.drive });
     return record;

@@ -223,6 +223,24 @@ class Stage {
   }
 }
 
+/**
+ * Staging buffers given back by drained cartridges, taken by the next append
+ * on any cartridge. A drain comes with every filemark, and allocating two
+ * fresh 2 MiB buffers per file made V8 run a full collection every few files
+ * ("external memory pressure": the soak spent more CPU in GC threads than in
+ * its own code). Capped: memory stays at what the busiest moment needed.
+ */
+const spareStages: Stage[] = [];
+const MAX_SPARE_STAGES = 8;
+
+function takeStage(): Stage {
+  return spareStages.pop() ?? new Stage();
+}
+
+function giveBackStage(stage: Stage): void {
+  if (spareStages.length < MAX_SPARE_STAGES) spareStages.push(stage);
+}
+
 export class Cartridge {
   private meta: CartridgeMeta;
   /** Mirror of `index`; only the first `count` records are meaningful. */
@@ -681,7 +699,7 @@ export class Cartridge {
 
   /** The buffer to stage a block of `size` bytes in; waits for the older flush when both are busy. */
   private async stageFor(size: number): Promise<Stage> {
-    this.stages ??= [new Stage(), new Stage()];
+    this.stages ??= [takeStage(), takeStage()];
     let stage = this.stages[this.filling];
     // The filling buffer may still be being written from its previous turn (both
     // buffers busy): wait for that older flush, so memory stays at two buffers.
@@ -767,8 +785,9 @@ export class Cartridge {
     if (this.stages !== null) {
       this.startFlush();
       await this.flushChain;
-      // The buffers are empty: give the memory back until the next append
-      // (a store keeps every cartridge it has opened open).
+      // The buffers are empty: give them back until the next append (a store
+      // keeps every cartridge it has opened open; spares are shared).
+      for (const stage of this.stages) giveBackStage(stage);
       this.stages = null;
       this.filling = 0;
     }

@@ -5,30 +5,22 @@
  */
 import type { Queryable } from '../src/db/pool.ts';
 import type { MoverFailureRecord } from './fault-policy.ts';
-import type { SuspectPair } from './types.ts';
 
 /**
  * A pair stays suspect until its mover is brought back online (the rows are
  * deleted) or its volume's system access inhibit is set back to `none` after
  * the pair was made (`tapestry volume clear <label> system access`: the
  * volume clerk's history row says so — no second place to clear).
+ * A condition on `suspect_pairs s`.
  */
-const LIVE = `NOT EXISTS (SELECT 1 FROM volume_history h
+export const LIVE_SUSPECT = `NOT EXISTS (SELECT 1 FROM volume_history h
                   WHERE h.label = s.volume_label AND h.kind = 'system_inhibit_access' AND h.value = 'none' AND h.at >= s.created_at)`;
-
-export async function suspectPairs(db: Queryable, library: string): Promise<SuspectPair[]> {
-  const { rows } = await db.query<{ volume: string; mover: string }>(
-    `SELECT s.volume_label AS volume, s.mover FROM suspect_pairs s WHERE s.library = $1 AND ${LIVE} ORDER BY s.volume_label, s.mover`,
-    [library],
-  );
-  return rows;
-}
 
 /** The live pairs with why they were made, for operators (`tapestry library suspects`). */
 export async function suspectPairDetails(db: Queryable, library: string): Promise<{ volume: string; mover: string; errorCode: string; errorMessage: string | null; at: Date }[]> {
   const { rows } = await db.query<{ volume: string; mover: string; errorCode: string; errorMessage: string | null; at: Date }>(
     `SELECT s.volume_label AS volume, s.mover, s.error_code AS "errorCode", s.error_message AS "errorMessage", s.created_at AS at
-       FROM suspect_pairs s WHERE s.library = $1 AND ${LIVE} ORDER BY s.volume_label, s.mover`,
+       FROM suspect_pairs s WHERE s.library = $1 AND ${LIVE_SUSPECT} ORDER BY s.volume_label, s.mover`,
     [library],
   );
   return rows;
@@ -42,7 +34,7 @@ export async function addSuspect(db: Queryable, p: { volume: string; mover: stri
        error_message = EXCLUDED.error_message, created_at = EXCLUDED.created_at`,
     [p.volume, p.mover, p.library, p.code, p.message, p.at],
   );
-  const { rows } = await db.query<{ mover: string }>(`SELECT s.mover FROM suspect_pairs s WHERE s.volume_label = $1 AND ${LIVE} ORDER BY s.mover`, [p.volume]);
+  const { rows } = await db.query<{ mover: string }>(`SELECT s.mover FROM suspect_pairs s WHERE s.volume_label = $1 AND ${LIVE_SUSPECT} ORDER BY s.mover`, [p.volume]);
   return rows.map((r) => r.mover);
 }
 

@@ -48,7 +48,8 @@ export interface RequestRow {
 export type NewRequest = Pick<RequestRow, 'uniqueId' | 'library' | 'kind' | 'priority' | 'admin' | 'key' | 'size'> &
   Partial<Pick<RequestRow, 'bfid' | 'volumeLabel' | 'fileNo' | 'storageGroup' | 'fileFamily' | 'wrapper' | 'width' | 'maxRetry' | 'dismountDelayMs' | 'clientHost' | 'clientUser' | 'clientCallback'>>;
 
-const COLUMNS = `id, unique_id AS "uniqueId", library, kind, state, priority, admin, key, bfid, volume_label AS "volumeLabel",
+/** The columns of a RequestRow, aliased to its field names. */
+export const REQUEST_COLUMNS = `id, unique_id AS "uniqueId", library, kind, state, priority, admin, key, bfid, volume_label AS "volumeLabel",
   file_no AS "fileNo", size, storage_group AS "storageGroup", file_family AS "fileFamily", wrapper, width, mover, attempts,
   max_retry AS "maxRetry", dismount_delay_ms AS "dismountDelayMs", client_host AS "clientHost", client_user AS "clientUser",
   client_callback AS "clientCallback", error_code AS "errorCode", error_message AS "errorMessage", result, data_address AS "dataAddress", token, queued_at AS "queuedAt", assigned_at AS "assignedAt",
@@ -64,38 +65,87 @@ export async function insertRequest(db: Queryable, r: NewRequest): Promise<{ row
        file_family, wrapper, width, max_retry, dismount_delay_ms, client_host, client_user, client_callback)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
      ON CONFLICT (unique_id) DO NOTHING
-     RETURNING ${COLUMNS}`,
+     RETURNING ${REQUEST_COLUMNS}`,
     [r.uniqueId, r.library, r.kind, r.priority, r.admin, r.key, r.size, r.bfid ?? null, r.volumeLabel ?? null, r.fileNo ?? null,
       r.storageGroup ?? null, r.fileFamily ?? null, r.wrapper ?? null, r.width ?? null, r.maxRetry ?? 3, r.dismountDelayMs ?? null,
       r.clientHost ?? null, r.clientUser ?? null, r.clientCallback ?? null],
   );
   if (inserted.rows[0]) return { row: inserted.rows[0], duplicate: false };
-  const existing = await db.query<RequestRow>(`SELECT ${COLUMNS} FROM requests WHERE unique_id = $1`, [r.uniqueId]);
+  const existing = await db.query<RequestRow>(`SELECT ${REQUEST_COLUMNS} FROM requests WHERE unique_id = $1`, [r.uniqueId]);
   return { row: existing.rows[0]!, duplicate: true };
 }
 
 export async function getRequest(db: Queryable, id: number): Promise<RequestRow | null> {
-  const { rows } = await db.query<RequestRow>(`SELECT ${COLUMNS} FROM requests WHERE id = $1`, [id]);
+  const { rows } = await db.query<RequestRow>(`SELECT ${REQUEST_COLUMNS} FROM requests WHERE id = $1`, [id]);
   return rows[0] ?? null;
 }
 
 /** Queued, assigned and active requests of a library, oldest first. */
 export async function openRequests(db: Queryable, library: string): Promise<RequestRow[]> {
-  const { rows } = await db.query<RequestRow>(
-    `SELECT ${COLUMNS} FROM requests WHERE library = $1 AND state IN ('queued', 'assigned', 'active') ORDER BY queued_at, id`,
-    [library],
-  );
+  const { rows } = await db.query<RequestRow>(`SELECT ${REQUEST_COLUMNS} FROM requests WHERE library = $1 AND ${OPEN} ORDER BY queued_at, id`, [library]);
   return rows;
 }
 
-/** queued → assigned to a mover; false when someone else took it first. */
-export async function markAssigned(db: Queryable, id: number, mover: string, volumeLabel: string | null): Promise<boolean> {
-  const { rowCount } = await db.query(
-    `UPDATE requests SET state = 'assigned', mover = $2, volume_label = coalesce($3, volume_label), assigned_at = now(), attempts = attempts + 1
-     WHERE id = $1 AND state = 'queued'`,
-    [id, mover, volumeLabel],
+/** A request the library manager still has to finish. */
+export const OPEN = `state IN ('queued', 'assigned', 'active')`;
+
+/** What an Assign carries from the file row (reads: the CRCs to check against). */
+export interface AssignedFile {
+  readonly nsPath: string;
+  readonly crc: number | null;
+  readonly sanityCrc: number | null;
+  readonly sanitySize: number | null;
+}
+
+/**
+ * queued → assigned to `mover`, its `transfers` row opened, and what the
+ * Assign needs from the file row — one statement, as a pass makes it for
+ * every file. Null when someone else took the request first.
+ */
+export async function assignRequest(
+  db: Queryable,
+  a: { id: number; mover: string; drive: string | null; volume: string | null },
+): Promise<{ transferId: number; file: AssignedFile | null } | null> {
+  const { rows } = await db.query<{ transfer_id: number; ns_path: string | null; crc_adler32: number | null; sanity_crc: number | null; sanity_size: number | null }>(
+    `WITH a AS (
+       UPDATE requests SET state = 'assigned', mover = $2, volume_label = coalesce($3::text, volume_label), assigned_at = now(), attempts = attempts + 1
+        WHERE id = $1 AND state = 'queued' RETURNING id, bfid, kind, file_no, client_host),
+     t AS (
+       INSERT INTO transfers (request_id, bfid, direction, volume_label, file_no, mover, drive, client_host)
+       SELECT a.id, a.bfid, a.kind, $3::text, CASE WHEN a.kind = 'read' THEN a.file_no END, $2, $4, a.client_host FROM a RETURNING id)
+     SELECT t.id AS transfer_id, f.ns_path, f.crc_adler32, f.sanity_crc, f.sanity_size
+       FROM t CROSS JOIN a LEFT JOIN files f ON f.bfid = a.bfid`,
+    [a.id, a.mover, a.volume, a.drive],
   );
-  return rowCount === 1;
+  const r = rows[0];
+  if (!r) return null;
+  return { transferId: r.transfer_id, file: r.ns_path === null ? null : { nsPath: r.ns_path, crc: r.crc_adler32, sanityCrc: r.sanity_crc, sanitySize: r.sanity_size } };
+}
+
+/**
+ * The usual end of a transfer, in one statement: the request done with its
+ * result (only while `mover` holds it open), its transfers row closed, and the
+ * mover's run of failures ended. False when the request is not open at this
+ * mover; nothing was changed then and the caller looks closer.
+ */
+export async function finishSucceeded(
+  db: Queryable,
+  d: { id: number; mover: string; transferId: number | null; result: Record<string, unknown>; bytes: number; crc: number; fileNo: number; bfid: string | null },
+): Promise<boolean> {
+  const { rows } = await db.query<{ finished: boolean }>(
+    `WITH r AS (
+       UPDATE requests SET state = 'done', result = $3, finished_at = now()
+        WHERE id = $1 AND mover = $2 AND state IN ('assigned', 'active') RETURNING id),
+     t AS (
+       UPDATE transfers SET finished_at = now(), ok = true, bytes = $5, crc_adler32 = $6, file_no = $7, bfid = coalesce($8, bfid), error_code = NULL, error_message = NULL
+        WHERE id = coalesce($4, (SELECT id FROM transfers WHERE request_id = $1 AND mover = $2 AND finished_at IS NULL ORDER BY id DESC LIMIT 1))
+          AND EXISTS (SELECT 1 FROM r) RETURNING id),
+     m AS (
+       UPDATE movers SET consecutive_failures = 0 WHERE name = $2 AND consecutive_failures <> 0 AND EXISTS (SELECT 1 FROM r) RETURNING name)
+     SELECT EXISTS (SELECT 1 FROM r) AS finished, (SELECT count(*) FROM t) AS transfers, (SELECT count(*) FROM m) AS movers`,
+    [d.id, d.mover, d.result, d.transferId, d.bytes, d.crc, d.fileNo, d.bfid],
+  );
+  return rows[0]?.finished === true;
 }
 
 export async function markActive(db: Queryable, id: number, mover: string): Promise<boolean> {
@@ -187,16 +237,16 @@ export async function requeueUnclaimed(db: Queryable, library: string, claimed: 
  * written a second time.
  */
 export async function settleWrittenWrites(db: Queryable, library: string): Promise<number[]> {
-  const { rows } = await db.query<{ id: number }>(
-    `UPDATE requests r SET state = 'done', finished_at = now(), error_code = NULL, error_message = NULL,
+  const { rows } = await db.query<{ id: number }>(SETTLE_WRITTEN_WRITES, [library]);
+  return rows.map((r) => r.id);
+}
+
+/** The statement of settleWrittenWrites ($1 the library), also run as part of each scheduling pass's snapshot. */
+export const SETTLE_WRITTEN_WRITES = `UPDATE requests r SET state = 'done', finished_at = now(), error_code = NULL, error_message = NULL,
        result = jsonb_build_object('bfid', f.bfid, 'volume', v.label, 'fileNo', f.file_no, 'size', f.size, 'crc', f.crc_adler32, 'drive', f.drive, 'recovered', true)
      FROM files f JOIN volumes v ON v.id = f.volume_id
      WHERE r.library = $1 AND r.state = 'queued' AND r.kind = 'write' AND f.bfid = r.bfid AND f.state = 'active'
-     RETURNING r.id`,
-    [library],
-  );
-  return rows.map((r) => r.id);
-}
+     RETURNING r.id`;
 
 /** Every request a previous run of the library manager left assigned (at start, no mover is connected yet). */
 export async function requeueForLibrary(db: Queryable, library: string): Promise<number[]> {

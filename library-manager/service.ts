@@ -10,15 +10,15 @@ import { PROTOCOL_VERSION, type Envelope, type Hello, type WorkDone } from '../s
 import type { Clock } from '../src/time/clock.ts';
 import { FramedSession } from './mover-session.ts';
 import { lmAction, needsRobot } from '../media-changer/robot-error-policy.ts';
-import { robotHoldForLibrary } from '../media-changer/robot-hold.ts';
-import { finishRequest, getRequest, insertRequest, markAssigned, openRequests, publishAssignment, requeue, requeueForMover, requeueUnclaimed, requeueUnclaimedOfMover, settleWrittenWrites, type NewRequest, type RequestRow } from './queue-repo.ts';
+import { assignRequest, finishRequest, finishSucceeded, getRequest, insertRequest, publishAssignment, requeue, requeueForMover, requeueUnclaimed, requeueUnclaimedOfMover, type AssignedFile, type NewRequest, type RequestRow } from './queue-repo.ts';
+import { passSnapshot, volumeFactsOf, type ShelvedRead, type VolumeFacts } from './pass-snapshot.ts';
 import { Leadership } from './leadership.ts';
 import { FaultHandler, type FaultVolumeClerk } from './fault-handler.ts';
 import { DEFAULT_FAULT_THRESHOLDS, RETRY_ELSEWHERE_CODES, type FaultThresholds } from './fault-policy.ts';
-import { lastFailedMovers, suspectPairs } from './fault-repo.ts';
+import { lastFailedMovers } from './fault-repo.ts';
 import type { RequestEvents } from './request-events.ts';
 import { decide } from './scheduler.ts';
-import type { LibraryState, MountedVolume, MoverView, QueuedRequest, SchedulerConfig } from './types.ts';
+import type { LibraryState, MoverView, QueuedRequest, SchedulerConfig } from './types.ts';
 
 /** What the library manager needs from the volume clerk (injected; the clerk owns the volumes table). */
 export interface LmVolumeClerk {
@@ -80,6 +80,8 @@ interface MoverSlot {
    * suspect pair and failure count are in (the mover reports itself idle first).
    */
   settling?: boolean;
+  /** A WorkDone is being recorded: its end schedules, so a state report meanwhile does not (one pass, after the writes). */
+  recording?: boolean;
   /** The leadership term the session belongs to. */
   readonly term: number;
 }
@@ -129,6 +131,8 @@ export class LibraryManager {
   private readonly movers = new Map<string, MoverSlot>();
   /** Movers an operator took offline (their drive's `drives.state = 'offline'`): no new work. */
   private readonly offline = new Set<string>();
+  /** Told (NOTIFY) that the queue changed: the drives' online/offline states may have changed in another process. */
+  private offlineStale = false;
   private server: net.Server | null = null;
   private scheduling: Promise<void> = Promise.resolve();
   private rescheduleWanted = false;
@@ -164,6 +168,8 @@ export class LibraryManager {
     });
     // Work that queued up while the database was away starts when it returns.
     deps.availability?.onChange((state) => state === 'up' && this.schedule());
+    deps.pool.on('acquire', this.trackBackend);
+    deps.pool.on('remove', this.forgetBackend);
     this.election = new Leadership({
       pool: deps.pool,
       library: deps.library,
@@ -195,9 +201,28 @@ export class LibraryManager {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.deps.pool.off('acquire', this.trackBackend);
+    this.deps.pool.off('remove', this.forgetBackend);
     await this.election.stop();
     await this.stopLeading('library manager stopping');
   }
+
+  /**
+   * PostgreSQL backends of this process's pool. A queue notification one of
+   * them caused is a change this process made, and every such change already
+   * asks for a pass itself (submit, re-queue, priority, a recorded WorkDone):
+   * answering the echo too doubled the passes per file. Notifications from
+   * other processes (an API instance standing by) still schedule.
+   */
+  private readonly ownBackends = new Set<number>();
+  private readonly trackBackend = (client: pg.PoolClient): void => {
+    const pid = (client as unknown as { processID: number | null }).processID;
+    if (pid !== null) this.ownBackends.add(pid);
+  };
+  private readonly forgetBackend = (client: pg.PoolClient): void => {
+    const pid = (client as unknown as { processID: number | null }).processID;
+    if (pid !== null) this.ownBackends.delete(pid);
+  };
 
   /** Won the lock: listen for movers, publish the address, adopt what the movers claim, schedule. */
   private async lead(client: pg.Client): Promise<void> {
@@ -213,7 +238,11 @@ export class LibraryManager {
     const address = `${host.includes(':') ? `[${host}]` : host}:${(server.address() as net.AddressInfo).port}`;
     client.on('notification', (msg) => {
       // The operator's mover online/offline may have been set through another process: re-read it too.
-      if (msg.channel === QUEUE_CHANNEL && msg.payload === this.deps.library && this.term === term) void this.loadOffline().catch(() => undefined).finally(() => this.schedule());
+      if (msg.channel === QUEUE_CHANNEL && msg.payload === this.deps.library && this.term === term && !this.ownBackends.has(msg.processId)) {
+        // The next pass's snapshot re-reads the drives' states; a pass that finds every mover busy reads them alone.
+        this.offlineStale = true;
+        this.schedule();
+      }
     });
     await client.query(`LISTEN ${QUEUE_CHANNEL}`);
     this.leading = true;
@@ -498,7 +527,7 @@ export class LibraryManager {
         slot.volume = env.state.volume;
         if (slot.volume !== wasBound) slot.location = 0;
         if (slot.state !== 'have_bound') slot.dismounting = false;
-        if (slot.state === 'idle' || slot.state === 'have_bound') this.schedule();
+        if ((slot.state === 'idle' || slot.state === 'have_bound') && !slot.recording) this.schedule();
         return;
       }
       case 'done':
@@ -560,12 +589,27 @@ export class LibraryManager {
       slot.inFlight = null;
       slot.assignedVolume = null;
       slot.settling = !done.ok;
+      slot.recording = true;
+      // Bound from now: the slot is open to a pass from here on, and a pass
+      // during the writes below must not measure the dismount delay from the
+      // previous request (it dismounted a tape whose next file was due).
+      slot.boundSince = this.deps.clock.now();
     }
     slot.claims = slot.claims.filter((c) => c !== id);
     // Through a database outage these writes are repeated until they land
     // (each is guarded by the request's state, so a repeat is harmless).
     for (let attempt = 1; ; attempt++) {
     try {
+      const result = { bfid: done.bfid, volume: done.volume, fileNo: done.fileNo, size: done.bytes, crc: done.crc, drive: done.drive, mover: slot.name };
+      // The usual case in one statement; anything else (a failure, a stale or
+      // re-sent WorkDone) takes the careful path below.
+      if (done.ok && (await finishSucceeded(this.deps.pool, { id, mover: slot.name, transferId: inFlight?.transferId ?? null, result, bytes: done.bytes, crc: done.crc, fileNo: done.fileNo, bfid: done.bfid || null }))) {
+        slot.location = done.fileNo + 1;
+        if (!current) slot.boundSince = this.deps.clock.now();
+        this.log.info({ event: 'lm.done', mover: slot.name, requestId: id, ok: true, volume: done.volume, fileNo: done.fileNo });
+        slot.session.send('ack', { ackSeq: seq });
+        return;
+      }
       // Only the mover the row names may finish it: a WorkDone for a request
       // re-queued and given to someone else meanwhile is acknowledged and dropped.
       const row = await getRequest(this.deps.pool, id);
@@ -586,10 +630,7 @@ export class LibraryManager {
         );
       }
       if (done.ok) {
-        await finishRequest(this.deps.pool, id, {
-          ok: true,
-          result: { bfid: done.bfid, volume: done.volume, fileNo: done.fileNo, size: done.bytes, crc: done.crc, drive: done.drive, mover: slot.name },
-        });
+        await finishRequest(this.deps.pool, id, { ok: true, result });
         slot.location = done.fileNo + 1;
         await this.faults.succeeded(slot.name);
       } else {
@@ -606,7 +647,7 @@ export class LibraryManager {
         }
         if (!(await this.robotFailure(slot, id, done)) && !(await this.faults.failed(slot.name, id, done))) await this.failOrRetry(id, done.errorCode ?? 'INTERNAL', done.message, slot.name);
       }
-      slot.boundSince = this.deps.clock.now();
+      if (!current) slot.boundSince = this.deps.clock.now();
       this.log.info({ event: 'lm.done', mover: slot.name, requestId: id, ok: done.ok, code: done.errorCode, volume: done.volume, fileNo: done.fileNo });
       // Recorded: the mover may forget it. Unacknowledged, it is re-sent after the next Hello.
       slot.session.send('ack', { ackSeq: seq });
@@ -616,10 +657,11 @@ export class LibraryManager {
       this.log.error({ event: 'lm.done_failed', requestId: id, err });
     } finally {
       this.notify(id);
-      if (slot.settling) {
-        slot.settling = false;
-        this.schedule();
-      }
+      // Recorded (or given up): the mover is free, and the request no longer
+      // holds its family's width. The one pass for this WorkDone runs now.
+      slot.settling = false;
+      slot.recording = false;
+      this.schedule();
     }
     return;
     }
@@ -745,29 +787,27 @@ export class LibraryManager {
   /**
    * Volumes on the shelf that queued reads wait for (shelf policy "operator":
    * intake let them in). They are held out of scheduling until `volume
-   * import` brings the volume back and schedules again.
+   * import` brings the volume back and schedules again. Returns the held
+   * volumes and the reads failed here.
    */
-  private async shelvedHolds(): Promise<Map<string, string | null>> {
-    const { rows } = await this.deps.pool.query<{ id: number; label: string; location_ref: string | null; shelf_policy: string }>(
-      `SELECT r.id, v.label, v.location_ref, v.shelf_policy FROM requests r JOIN volumes v ON v.label = r.volume_label
-        WHERE r.library = $1 AND r.state = 'queued' AND r.kind = 'read' AND v.location_kind = 'shelf'`,
-      [this.deps.library],
-    );
+  private async shelvedHolds(reads: readonly ShelvedRead[]): Promise<{ held: Map<string, string | null>; failed: Set<number> }> {
     const held = new Map<string, string | null>();
-    for (const r of rows) {
-      if (r.shelf_policy === 'operator') {
-        held.set(r.label, r.location_ref);
+    const failed = new Set<number>();
+    for (const r of reads) {
+      if (r.policy === 'operator') {
+        held.set(r.label, r.shelf);
         continue;
       }
       // Policy "fail" for a read queued before its volume left: the same
       // answer a read submitted now gets (SHELVED), not an endless wait.
-      const where = r.location_ref ? ` "${r.location_ref}"` : '';
+      const where = r.shelf ? ` "${r.shelf}"` : '';
       await finishRequest(this.deps.pool, r.id, { ok: false, code: 'SHELVED', message: `volume ${r.label} went to shelf${where} while this read was queued, and its shelf policy is "fail"` });
+      failed.add(r.id);
       this.log.info({ event: 'lm.shelved_fail', requestId: r.id, volume: r.label });
       this.notify(r.id);
     }
     if (held.size > 0) this.onShelved?.([...held].map(([label, shelf]) => ({ label, shelf })));
-    return held;
+    return { held, failed };
   }
 
   private async pass(): Promise<void> {
@@ -776,28 +816,36 @@ export class LibraryManager {
     // Every mover busy: nothing to decide, so no query (a pass runs on every
     // state report; at thousands of files a day the queries add up).
     const open = (m: MoverSlot): boolean => (m.state === 'idle' || m.state === 'have_bound') && m.requestId === null && !m.dismounting && !m.settling;
-    if (![...this.movers.values()].some(open)) return;
+    if (![...this.movers.values()].some(open)) {
+      if (this.offlineStale) await this.loadOffline();
+      return;
+    }
+    const snap = await passSnapshot(this.deps.pool, this.deps.library, this.moverVolumeLabels());
+    this.offline.clear();
+    for (const m of snap.offline) this.offline.add(m);
+    this.offlineStale = false;
+    // A queued write whose file is already active was written by a mover whose
+    // WorkDone was lost (a crash): the snapshot settled it as done, never written twice.
+    for (const id of snap.settled) {
+      this.log.warn({ event: 'lm.settled_written', requestId: id });
+      this.notify(id);
+    }
     // A robot waiting for its operator moves no cartridge: only work on tapes
     // already in drives goes on (media-changer/robot-hold.ts).
-    const robotHold = await robotHoldForLibrary(this.deps.pool, this.deps.library);
+    const robotHold = snap.robotHold;
     if (!robotHold) this.dismountOffline();
-    const held = await this.shelvedHolds();
+    const { held, failed } = await this.shelvedHolds(snap.shelvedReads);
     const leaving = this.leaving();
     for (const label of leaving) if (!held.has(label)) held.set(label, null);
     if (!robotHold) this.dismountLeaving(leaving);
     const free = [...this.movers.values()].filter((m) => open(m) && !this.offline.has(m.name));
     if (free.length === 0) return;
-    // A queued write whose file is already active was written by a mover whose
-    // WorkDone was lost (a crash): done, never written twice.
-    for (const id of await settleWrittenWrites(this.deps.pool, this.deps.library)) {
-      this.log.warn({ event: 'lm.settled_written', requestId: id });
-      this.notify(id);
-    }
-    const [allRows, libraryState, suspects] = await Promise.all([openRequests(this.deps.pool, this.deps.library), this.libraryState(), suspectPairs(this.deps.pool, this.deps.library)]);
-    const rows = held.size === 0 ? allRows : allRows.filter((r) => !(r.state === 'queued' && r.kind === 'read' && r.volumeLabel !== null && held.has(r.volumeLabel)));
-    let volumes = await this.mountedVolumes();
+    const { libraryState, suspects, inDrives } = snap;
+    const rows = held.size === 0 && failed.size === 0
+      ? snap.open
+      : snap.open.filter((r) => !failed.has(r.id) && !(r.state === 'queued' && r.kind === 'read' && r.volumeLabel !== null && held.has(r.volumeLabel)));
+    let volumes = snap.volumes;
     let wakeAt: number | undefined;
-    let inDrive: Map<string, string> | undefined;
     // A retry after a drive or media error goes to another mover while one is connected (docs/faults-drive-media.md).
     const avoid = await lastFailedMovers(this.deps.pool, rows.filter((r) => r.state === 'queued' && r.attempts > 0).map((r) => r.id), RETRY_ELSEWHERE_CODES);
     for (const slot of free) {
@@ -835,8 +883,7 @@ export class LibraryManager {
         // may still come back (just after a take-over): leave the read to
         // that mover. Assigning it here would fail for good with CONFLICT at
         // the robot.
-        inDrive ??= await volumesInDrives(this.deps.pool, this.deps.library);
-        const drive = inDrive.get(decision.volumeLabel);
+        const drive = inDrives.get(decision.volumeLabel);
         if (drive !== undefined && drive !== slot.hello.drive) {
           // The catalogue's location can be stale (a restarted mover sends a
           // cartridge home at start): wait only for a connected owner that
@@ -854,17 +901,14 @@ export class LibraryManager {
         try {
           // Volumes sitting in another drive (its mover busy, or offline with the
           // tape still in it) cannot be mounted here: never offer them.
-          const { rows: inDrives } = await this.deps.pool.query<{ label: string }>(
-            `SELECT label FROM volumes WHERE library = $1 AND location_kind = 'drive' AND location_ref IS DISTINCT FROM $2`,
-            [this.deps.library, slot.hello.drive],
-          );
+          const inOtherDrives = [...inDrives].filter(([, drive]) => drive !== slot.hello.drive).map(([label]) => label);
           volume = (await this.deps.volumes.nextWriteVolume({
             library: this.deps.library,
             storageGroup: row.storageGroup ?? 'none',
             fileFamily: row.fileFamily ?? 'none',
             wrapper: row.wrapper ?? 'cpio_odc',
             size: row.size,
-            veto: [...decision.veto, ...inDrives.map((v) => v.label), ...this.volumesAtOtherMovers(slot), ...leaving],
+            veto: [...decision.veto, ...inOtherDrives, ...this.volumesAtOtherMovers(slot), ...leaving],
           })).label;
         } catch (err) {
           const code = isTapestryError(err) ? err.code : 'INTERNAL';
@@ -873,18 +917,14 @@ export class LibraryManager {
           continue;
         }
       }
-      if (!(await markAssigned(this.deps.pool, row.id, slot.name, volume ?? null))) continue;
-      const { rows: [transfer] } = await this.deps.pool.query<{ id: number }>(
-        `INSERT INTO transfers (request_id, bfid, direction, volume_label, file_no, mover, drive, client_host)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
-        [row.id, row.bfid, row.kind, volume ?? null, row.kind === 'read' ? row.fileNo : null, slot.name, slot.hello.drive, row.clientHost],
-      );
-      slot.inFlight = { transferId: transfer!.id };
+      const assigned = await assignRequest(this.deps.pool, { id: row.id, mover: slot.name, drive: slot.hello.drive, volume: volume ?? null });
+      if (!assigned) continue;
+      slot.inFlight = { transferId: assigned.transferId };
       const token = randomBytes(16).toString('hex');
       // The body is built before the assignment is published: a long-poll that
       // ran meanwhile would otherwise send encp to the mover before the mover
       // has been told to expect it.
-      const body = await this.assignBody(row, volume!, token);
+      const body = this.assignBody(row, volume!, token, assigned.file);
       slot.requestId = row.id;
       slot.assignedVolume = volume ?? null;
       slot.state = 'busy';
@@ -898,8 +938,8 @@ export class LibraryManager {
       await publishAssignment(this.deps.pool, row.id, slot.name, slot.hello.dataAddress, token);
       this.log.info({ event: 'lm.assign', mover: slot.name, requestId: row.id, kind: row.kind, volume, reason: decision.reason });
       this.notify(row.id);
-      // The next mover in this pass must see the volume as taken.
-      volumes = await this.mountedVolumes();
+      // The next mover in this pass must see the volume as taken (and know its facts).
+      if (volume !== undefined && !volumes.has(volume)) volumes = new Map([...volumes, ...(await volumeFactsOf(this.deps.pool, [volume]))]);
     }
     this.wakeTimer?.abort();
     this.wakeTimer = null;
@@ -909,12 +949,7 @@ export class LibraryManager {
     }
   }
 
-  private async assignBody(row: RequestRow, volume: string, token: string): Promise<import('../src/protocol/index.ts').Assign> {
-    const { rows } = await this.deps.pool.query<{ ns_path: string; crc_adler32: number | null; sanity_crc: number | null; sanity_size: number | null }>(
-      'SELECT ns_path, crc_adler32, sanity_crc, sanity_size FROM files WHERE bfid = $1',
-      [row.bfid],
-    );
-    const file = rows[0];
+  private assignBody(row: RequestRow, volume: string, token: string, file: AssignedFile | null): import('../src/protocol/index.ts').Assign {
     return {
       requestId: String(row.id),
       kind: row.kind,
@@ -927,12 +962,12 @@ export class LibraryManager {
       fileFamily: row.fileFamily ?? 'none',
       fileFamilyWidth: row.width ?? 1,
       wrapper: row.wrapper ?? 'cpio_odc',
-      path: file?.ns_path ?? '',
+      path: file?.nsPath ?? '',
       token,
       dismountDelayMs: row.dismountDelayMs ?? 0,
-      crc: row.kind === 'read' ? file?.crc_adler32 ?? null : null,
-      sanityCrc: row.kind === 'read' ? file?.sanity_crc ?? null : null,
-      sanitySize: file?.sanity_size ?? 0,
+      crc: row.kind === 'read' ? file?.crc ?? null : null,
+      sanityCrc: row.kind === 'read' ? file?.sanityCrc ?? null : null,
+      sanitySize: file?.sanitySize ?? 0,
       clientAddress: row.kind === 'write' ? row.clientCallback : null,
     };
   }
@@ -962,25 +997,12 @@ export class LibraryManager {
     return [...this.movers.values()].filter((m) => m !== slot).flatMap((m) => [m.volume, m.assignedVolume]).filter((l): l is string => l !== null);
   }
 
-  /** Facts about the volumes in (or assigned to) the movers' drives, from the volume table. */
-  private async mountedVolumes(): Promise<Map<string, Omit<MountedVolume, 'location'>>> {
-    const labels = [...this.movers.values()].flatMap((m) => [m.volume, m.assignedVolume]).filter((l): l is string => l !== null);
-    const out = new Map<string, Omit<MountedVolume, 'location'>>();
-    if (labels.length === 0) return out;
-    const { rows } = await this.deps.pool.query<{
-      label: string; storage_group: string; file_family: string; wrapper: string; remaining_bytes: number;
-      system_inhibit_access: string; system_inhibit_state: string; user_inhibit_access: string; user_inhibit_state: string; write_protected: string;
-    }>(`SELECT label, storage_group, file_family, wrapper, remaining_bytes, system_inhibit_access, system_inhibit_state,
-               user_inhibit_access, user_inhibit_state, write_protected FROM volumes WHERE label = ANY($1::text[])`, [labels]);
-    for (const v of rows) {
-      const full = v.system_inhibit_state === 'full' || v.user_inhibit_state === 'full';
-      const writable = v.system_inhibit_access === 'none' && v.user_inhibit_access === 'none' && v.system_inhibit_state === 'none' && v.user_inhibit_state === 'none' && v.write_protected !== 'y';
-      out.set(v.label, { label: v.label, family: `${v.storage_group}.${v.file_family}.${v.wrapper}`, storageGroup: v.storage_group, full, writable, remainingBytes: v.remaining_bytes });
-    }
-    return out;
+  /** The volumes in (or assigned to) the movers' drives. */
+  private moverVolumeLabels(): string[] {
+    return [...this.movers.values()].flatMap((m) => [m.volume, m.assignedVolume]).filter((l): l is string => l !== null);
   }
 
-  private moverView(m: MoverSlot, volumes: Map<string, Omit<MountedVolume, 'location'>>): MoverView {
+  private moverView(m: MoverSlot, volumes: ReadonlyMap<string, VolumeFacts>): MoverView {
     const label = m.assignedVolume ?? m.volume;
     const facts = label ? volumes.get(label) : undefined;
     // An offline mover is never given work, nor left work as a bound tape's owner.
@@ -1014,13 +1036,4 @@ function toQueued(r: RequestRow): QueuedRequest | null {
     return { ...base, kind: 'read', volumeLabel: r.volumeLabel, fileNo: r.fileNo };
   }
   return { ...base, kind: 'write', fileFamily: r.fileFamily ?? 'none', wrapper: r.wrapper ?? 'cpio_odc', width: r.width ?? 1 };
-}
-
-/** label → drive name of the library's volumes the catalogue places in a drive. */
-async function volumesInDrives(pool: pg.Pool, library: string): Promise<Map<string, string>> {
-  const { rows } = await pool.query<{ label: string; drive: string }>(
-    `SELECT label, location_ref AS drive FROM volumes WHERE library = $1 AND location_kind = 'drive' AND location_ref IS NOT NULL`,
-    [library],
-  );
-  return new Map(rows.map((r) => [r.label, r.drive]));
 }

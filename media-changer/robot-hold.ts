@@ -5,7 +5,6 @@
  * `tapestry robot reset` resolves it after checking the robot is ready again,
  * and resolving the alarm by hand lifts the hold as well.
  */
-import type { Queryable } from '../src/db/pool.ts';
 import { robotAttentionKey } from './robot-error-policy.ts';
 
 export interface RobotHold {
@@ -14,14 +13,13 @@ export interface RobotHold {
   readonly message: string;
 }
 
-/** The hold on the robot of `library`, or null when it may mount. */
-export async function robotHoldForLibrary(db: Queryable, library: string): Promise<RobotHold | null> {
-  const { rows } = await db.query<{ robot: string; id: number; message: string }>(
-    `SELECT l.robot, a.id, a.message FROM libraries l
-       JOIN alarms a ON a.key = $2 || l.robot AND a.resolved_at IS NULL
-      WHERE l.name = $1`,
-    [library, robotAttentionKey('')],
-  );
-  const r = rows[0];
-  return r ? { robot: r.robot, alarmId: Number(r.id), message: r.message } : null;
-}
+/**
+ * The hold on the robot of library $1 as one JSON object (a RobotHold), or
+ * NULL when it may mount; $2 is ROBOT_HOLD_KEY_PREFIX. A sub-select of the
+ * library manager's pass snapshot (library-manager/pass-snapshot.ts).
+ */
+export const ROBOT_HOLD_JSON = `SELECT json_build_object('robot', l.robot, 'alarmId', a.id, 'message', a.message)
+    FROM libraries l JOIN alarms a ON a.key = $2 || l.robot AND a.resolved_at IS NULL
+   WHERE l.name = $1 LIMIT 1`;
+
+export const ROBOT_HOLD_KEY_PREFIX = robotAttentionKey('');

@@ -18,6 +18,15 @@ import { TapestryError } from '../src/errors/index.ts';
  * hashes a chunk before it asks for the next one, so two buffers suffice and
  * four let the kernel run ahead. When the consumer lags, the socket is paused
  * (TCP flow control then slows the sender) rather than buffering more.
+ * Once the iteration is over (the last chunk returned, a failure thrown or
+ * the consumer stopped) the consumer holds no view any more.
+ *
+ * The buffers themselves outlive the connection: when both the socket has
+ * closed (no read can land in them) and the iteration is over (no view is
+ * held), they go to a small free list and the next connection reuses them.
+ * Fresh rings cost 4 MiB of external memory per transfer, which at many
+ * small files (or the soak's thousands of synthetic ones) made V8 run a full
+ * collection every few files.
  */
 export interface ReceivingSocket {
   readonly socket: net.Socket;
@@ -40,6 +49,29 @@ export function splitHostPort(address: string): { host: string; port: number } {
   return { host: address.slice(0, i).replace(/^\[(.*)\]$/, '$1'), port };
 }
 
+/** Buffer sets of finished rings by `count×bytes`, at most MAX_SPARE_SETS in all. */
+const spareSets = new Map<string, Buffer[][]>();
+const MAX_SPARE_SETS = 4;
+let spareCount = 0;
+
+function takeBuffers(count: number, bytes: number): Buffer[] {
+  const set = spareSets.get(`${count}x${bytes}`)?.pop();
+  if (set) {
+    spareCount--;
+    return set;
+  }
+  return Array.from({ length: count }, () => Buffer.allocUnsafe(bytes));
+}
+
+function giveBackBuffers(bufs: Buffer[]): void {
+  if (spareCount >= MAX_SPARE_SETS) return;
+  const key = `${bufs.length}x${bufs[0]!.length}`;
+  const list = spareSets.get(key) ?? [];
+  list.push(bufs);
+  spareSets.set(key, list);
+  spareCount++;
+}
+
 class ReceiveRing implements AsyncIterable<Buffer> {
   private readonly bufs: Buffer[];
   /** Views read but not yet handed out, oldest first. */
@@ -53,9 +85,31 @@ class ReceiveRing implements AsyncIterable<Buffer> {
   private failure: Error | null = null;
   private wake: (() => void) | null = null;
   socket: net.Socket | null = null;
+  /** The two conditions for handing the buffers on (see the file comment). */
+  private socketClosed = false;
+  private iterationOver = false;
+  private recycled = false;
 
   constructor(count: number, bytes: number) {
-    this.bufs = Array.from({ length: Math.max(2, count) }, () => Buffer.allocUnsafe(bytes));
+    this.bufs = takeBuffers(Math.max(2, count), bytes);
+  }
+
+  /** The socket closed: nothing more is read into the buffers. */
+  closed(): void {
+    this.socketClosed = true;
+    this.recycle();
+  }
+
+  private over(): void {
+    this.iterationOver = true;
+    this.queue.length = 0;
+    this.recycle();
+  }
+
+  private recycle(): void {
+    if (!this.socketClosed || !this.iterationOver || this.recycled) return;
+    this.recycled = true;
+    giveBackBuffers(this.bufs);
   }
 
   /** The buffer the next read goes into (Node asks before every read). */
@@ -103,8 +157,14 @@ class ReceiveRing implements AsyncIterable<Buffer> {
     for (;;) {
       const chunk = this.queue.shift();
       if (chunk) return { done: false, value: chunk };
-      if (this.ended) return { done: true, value: undefined };
-      if (this.failure) throw this.failure;
+      if (this.ended) {
+        this.over();
+        return { done: true, value: undefined };
+      }
+      if (this.failure) {
+        this.over();
+        throw this.failure;
+      }
       await new Promise<void>((resolve) => (this.wake = resolve));
     }
   }
@@ -115,6 +175,7 @@ class ReceiveRing implements AsyncIterable<Buffer> {
       return: async () => {
         // The consumer stopped early: nothing will read the rest.
         this.socket?.destroy();
+        this.over();
         return { done: true, value: undefined };
       },
     };
@@ -141,6 +202,9 @@ export function connectReceiving(address: string, options: ReceiveOptions = {}):
       reject(err instanceof TapestryError ? err : new TapestryError('UNAVAILABLE', `cannot connect to ${address}: ${err.message}`, { cause: err }));
     });
     socket.on('end', () => ring.end());
-    socket.on('close', () => ring.fail(new TapestryError('UNAVAILABLE', `the data connection to ${address} closed`)));
+    socket.on('close', () => {
+      ring.fail(new TapestryError('UNAVAILABLE', `the data connection to ${address} closed`));
+      ring.closed();
+    });
   });
 }

@@ -57,11 +57,12 @@ export async function walkPath(db: Queryable, components: readonly string[]): Pr
 
 /**
  * Lock a directory row for the rest of the transaction. Creating a directory
- * takes it FOR UPDATE, creating a file FOR SHARE: file creations in one
- * directory run side by side, but never race a mkdir of the same name.
+ * takes it FOR UPDATE, creating a file FOR SHARE (shareDirForNewFile): file
+ * creations in one directory run side by side, but never race a mkdir of the
+ * same name.
  */
-export async function lockDir(db: Queryable, id: number, mode: 'share' | 'update'): Promise<void> {
-  await db.query(`SELECT 1 FROM namespace_dirs WHERE id = $1 ${mode === 'share' ? 'FOR SHARE' : 'FOR UPDATE'}`, [id]);
+export async function lockDirForUpdate(db: Queryable, id: number): Promise<void> {
+  await db.query('SELECT 1 FROM namespace_dirs WHERE id = $1 FOR UPDATE', [id]);
 }
 
 /** Create `name` in `parentId` unless it exists; `created` says which. Safe under concurrent mkdir -p. */
@@ -81,9 +82,18 @@ export async function insertDir(
   return { id: rows[0]!.id, created: false };
 }
 
-export async function childDirExists(db: Queryable, parentId: number, name: string): Promise<boolean> {
-  const { rows } = await db.query('SELECT 1 FROM namespace_dirs WHERE parent_id = $1 AND name = $2', [parentId, name]);
-  return rows.length > 0;
+/**
+ * Lock directory `parentId` FOR SHARE (a file is being created in it, see
+ * lockDir) and say whether it has a sub-directory `name` — one round trip,
+ * as every new file makes it.
+ */
+export async function shareDirForNewFile(db: Queryable, parentId: number, name: string): Promise<{ childDirExists: boolean }> {
+  const { rows } = await db.query<{ taken: boolean }>(
+    `SELECT EXISTS (SELECT 1 FROM namespace_dirs c WHERE c.parent_id = d.id AND c.name = $2) AS taken
+       FROM namespace_dirs d WHERE d.id = $1 FOR SHARE OF d`,
+    [parentId, name],
+  );
+  return { childDirExists: rows[0]?.taken === true };
 }
 
 /** A file as the namespace shows it (the live row of a path). */

@@ -109,7 +109,7 @@ export class NamespaceService {
       for (let i = chain.length - 1; i < p.components.length; i++) {
         const name = p.components[i]!;
         const here = joinComponents(p.components.slice(0, i + 1));
-        await repo.lockDir(tx, parentId, 'update');
+        await repo.lockDirForUpdate(tx, parentId);
         if (await repo.liveFileInDir(tx, parentId, name)) {
           throw new TapestryError('EXISTS', `${here} exists and is a file`, { context: { path: here } });
         }
@@ -232,8 +232,7 @@ export class NamespaceService {
     const { parent, name } = splitParent(path);
     const chain = await this.requireDir(db, parent);
     const dir = chain.at(-1)!;
-    await repo.lockDir(db, dir.id, 'share');
-    if (await repo.childDirExists(db, dir.id, name)) {
+    if ((await repo.shareDirForNewFile(db, dir.id, name)).childDirExists) {
       throw new TapestryError('EXISTS', `${path.path} exists and is a directory`, { context: { path: path.path } });
     }
     return { dirId: dir.id, dirPath: parent.path, name, tags: await this.resolve(db, parent, chain) };

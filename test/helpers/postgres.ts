@@ -24,6 +24,10 @@ export async function startTestPostgres(): Promise<TestPostgres> {
   const dataDir = path.join(dir, 'data');
   const cluster = await startEmbeddedPostgres({ dataDir, fast: true });
   const admin = new pg.Pool({ connectionString: cluster.url.replace(/\/[^/]*$/, '/postgres'), max: 2 });
+  // An idle admin connection cut by the server (CI once saw "terminating
+  // connection due to administrator command" here) must not become an
+  // uncaught exception that fails the whole file: the next query reconnects.
+  admin.on('error', () => undefined);
   const pools: pg.Pool[] = [];
   let n = 0;
   const database = async (options: { migrated?: boolean } = {}): Promise<string> => {

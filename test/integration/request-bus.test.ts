@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import pg from 'pg';
 import { Leadership } from '../../library-manager/leadership.ts';
-import { finishRequest, insertRequest, markAssigned, publishAssignment, requeueUnclaimed, requeueUnclaimedOfMover, settleWrittenWrites, getRequest } from '../../library-manager/queue-repo.ts';
+import { finishRequest, insertRequest, assignRequest, publishAssignment, requeueUnclaimed, requeueUnclaimedOfMover, settleWrittenWrites, getRequest } from '../../library-manager/queue-repo.ts';
 import { RequestEvents } from '../../library-manager/request-events.ts';
 import { silentLogger } from '../../src/logging/index.ts';
 import { catalogue, seedLibraries, type Catalogue } from '../helpers/catalogue.ts';
@@ -45,7 +45,7 @@ test('an assignment is published on the row, and every change wakes a long-poll 
     const { id } = await queuedWrite('/exp/raw/n1', 10);
     const woken = events.next(id, 10_000);
     const t0 = Date.now();
-    assert.equal(await markAssigned(pool, id, 'drive-1', 'V00001'), true);
+    assert.equal((await assignRequest(pool, { id: id, mover: 'drive-1', drive: null, volume: 'V00001' })) !== null, true);
     await woken;
     assert.ok(Date.now() - t0 < 10_000, 'woken by the NOTIFY, not the timeout');
     // Published only once the mover has the Assign; the row then holds what encp needs.
@@ -66,10 +66,11 @@ test('take-over: a mover\'s Hello keeps what it claims, the rest goes back to th
   const b = await queuedWrite('/exp/raw/t2', 10);
   const c = await queuedWrite('/exp/raw/t3', 10);
   for (const [r, m] of [[a, 'm1'], [b, 'm1'], [c, 'm2']] as const) {
-    assert.equal(await markAssigned(pool, r.id, m, 'V00001'), true);
+    assert.equal((await assignRequest(pool, { id: r.id, mover: m, drive: null, volume: 'V00001' })) !== null, true);
     assert.equal(await publishAssignment(pool, r.id, m, '127.0.0.1:1', `t${r.id}`), true);
   }
-  await pool.query('INSERT INTO transfers (request_id, bfid, direction, mover) VALUES ($1, $2, $3, $4)', [c.id, c.bfid, 'write', 'm2']);
+  // Each assignment opened its transfers row.
+  assert.equal((await pool.query('SELECT 1 FROM transfers WHERE request_id = ANY($1::bigint[]) AND finished_at IS NULL', [[a.id, b.id, c.id]])).rowCount, 3);
   // m1 says hello working on a: b was never started there.
   assert.deepEqual(await requeueUnclaimedOfMover(pool, 'm1', [a.id], { code: 'DRIVE_ERROR', message: 'reconnected without it' }), [b.id]);
   const rb = await getRequest(pool, b.id);

@@ -17,6 +17,7 @@
 import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { performance } from 'node:perf_hooks';
 import type pg from 'pg';
 import { FileClerk } from '../../file-clerk/service.ts';
 import type { SimDrive } from '../../hardware-sim/drive.ts';
@@ -174,6 +175,8 @@ export async function startSoakSystem(o: SoakOptions, syntheticSeed: (a: Assign)
     let clock!: SoakClock;
     clock = new SoakClock({ busy: () => pool.totalCount > pool.idleCount || pool.waitingCount > 0, quietMs: o.quietMs });
     let queries = 0;
+    const profile = process.env.SOAK_SQL_PROFILE === '1' ? sqlProfile(pool) : null;
+    if (profile) closers.push(async () => profile.print());
     pool.on('acquire', () => {
       queries++;
       clock.poke();
@@ -293,4 +296,63 @@ export async function startSoakSystem(o: SoakOptions, syntheticSeed: (a: Assign)
 /** Remove the soak's directory (unless kept). */
 export async function removeSoakDir(dir: string): Promise<void> {
   await rm(dir, { recursive: true, force: true });
+}
+
+/**
+ * SOAK_SQL_PROFILE=1: count statements by their first words and print the
+ * top ones at the end (where the soak's database round trips go).
+ */
+function sqlProfile(pool: pg.Pool): { print(): void } {
+  const stats = new Map<string, { n: number; ms: number }>();
+  const seen = new WeakSet<object>();
+  // Wall time with at least one statement in flight: how much of the run waits on PostgreSQL.
+  let inFlight = 0;
+  let busySince = 0;
+  let busyMs = 0;
+  const began = performance.now();
+  const keyOf = (q: unknown): string => {
+    const text = typeof q === 'string' ? q : (q as { text?: string } | null)?.text ?? '?';
+    // The first frame of our own code outside this file says who asked.
+    const caller = (new Error().stack ?? '').split('\n').slice(3).find((l) => !l.includes('node_modules') && !l.includes('node:') && !l.includes('soak/system.ts'))?.trim().replace(/^at /, '').replace(/\(.*\/(\w[^/]*:\d+):\d+\)$/, '$1') ?? '?';
+    return `${text.replace(/\s+/g, ' ').trim().slice(0, 70)}  ← ${caller}`;
+  };
+  pool.on('acquire', (client) => {
+    if (seen.has(client)) return;
+    seen.add(client);
+    const orig = client.query.bind(client) as (...a: unknown[]) => Promise<unknown>;
+    (client as unknown as { query: (...a: unknown[]) => unknown }).query = (...a: unknown[]) => {
+      const key = keyOf(a[0]);
+      const t0 = performance.now();
+      if (inFlight++ === 0) busySince = t0;
+      const done = (): void => {
+        const t1 = performance.now();
+        const st = stats.get(key) ?? { n: 0, ms: 0 };
+        st.n++;
+        st.ms += t1 - t0;
+        stats.set(key, st);
+        if (--inFlight === 0) busyMs += t1 - busySince;
+      };
+      // pool.query passes a callback; everyone else gets a promise.
+      const last = a.length - 1;
+      if (typeof a[last] === 'function') {
+        const cb = a[last] as (...r: unknown[]) => void;
+        a[last] = (...r: unknown[]) => { done(); cb(...r); };
+        return orig(...a);
+      }
+      const result = orig(...a);
+      result.then(done, done);
+      return result;
+    };
+  });
+  return {
+    print() {
+      const all = [...stats.values()];
+      const total = all.reduce((a, b) => a + b.n, 0);
+      const wall = performance.now() - began;
+      process.stderr.write(`SQL statements: ${total}, ${all.reduce((a, b) => a + b.ms, 0).toFixed(0)} ms summed; a statement in flight ${busyMs.toFixed(0)} of ${wall.toFixed(0)} ms\n`);
+      for (const [k, st] of [...stats].sort((a, b) => b[1].ms - a[1].ms).slice(0, 40)) {
+        process.stderr.write(`${String(st.n).padStart(7)} ${st.ms.toFixed(0).padStart(7)} ms ${(st.ms / st.n).toFixed(2).padStart(6)}  ${k}\n`);
+      }
+    },
+  };
 }
