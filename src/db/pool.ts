@@ -18,7 +18,9 @@ pg.types.setTypeParser(pg.types.builtins.NUMERIC, (v) => Number(v));
  * most of PostgreSQL's time for them (the soak's pass snapshot: 3.0 ms per
  * call planned each time, 1.2 ms prepared). Statements without parameters
  * (BEGIN, LISTEN, DDL) are left alone. Texts are fixed strings in this code
- * base, so the set of names per connection stays small.
+ * base, so the set of names per connection stays small. Migrations run
+ * before a process uses its pool: a schema change under open connections
+ * would make PostgreSQL refuse a prepared `SELECT *` whose columns changed.
  */
 const statementNames = new Map<string, string>();
 
