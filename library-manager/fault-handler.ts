@@ -43,11 +43,6 @@ export class FaultHandler {
     return new Date(this.deps.clock.now());
   }
 
-  /** A transfer succeeded: the mover's consecutive count starts again. */
-  async succeeded(mover: string): Promise<void> {
-    await repo.moverSucceeded(this.deps.pool, mover);
-  }
-
   /**
    * A failed WorkDone of request `id` by `mover`. True when handled here
    * (re-queued or failed); false: the usual rule (retry up to max_retry) applies.

@@ -54,9 +54,6 @@ export async function saveMoverFailure(db: Queryable, f: { mover: string; at: Da
   await db.query('UPDATE movers SET consecutive_failures = $2 WHERE name = $1', [f.mover, f.consecutive]);
 }
 
-export async function moverSucceeded(db: Queryable, mover: string): Promise<void> {
-  await db.query('UPDATE movers SET consecutive_failures = 0 WHERE name = $1 AND consecutive_failures <> 0', [mover]);
-}
 
 /** `mover online`: the drive was looked at. Its counts start afresh and its suspect pairs are forgotten. */
 export async function resetMoverFaults(db: Queryable, mover: string, at: Date): Promise<{ suspectsCleared: number }> {

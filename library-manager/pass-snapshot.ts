@@ -65,6 +65,15 @@ export async function volumeFactsOf(db: Queryable, labels: readonly string[]): P
   return new Map(rows.map((v) => [v.label, volumeFacts(v)]));
 }
 
+/** Movers of library $1 whose drive is offline or down: no new work. */
+const OFFLINE_MOVERS = `SELECT m.name FROM movers m JOIN drives d ON d.name = m.drive WHERE m.library = $1 AND d.state IN ('offline', 'down')`;
+
+/** The offline movers alone (a pass that finds every mover busy still keeps them current for reports). */
+export async function offlineMovers(db: Queryable, library: string): Promise<Set<string>> {
+  const { rows } = await db.query<{ name: string }>(OFFLINE_MOVERS, [library]);
+  return new Set(rows.map((r) => r.name));
+}
+
 // $1 library, $2 the robot-hold alarm key prefix, $3 the volume labels wanted.
 const SNAPSHOT = `WITH settled AS (${SETTLE_WRITTEN_WRITES})
 SELECT
@@ -78,8 +87,7 @@ SELECT
      FROM (SELECT ${REQUEST_COLUMNS} FROM requests WHERE library = $1 AND ${OPEN} AND id NOT IN (SELECT id FROM settled)) q) AS open,
   (SELECT coalesce(json_agg(json_build_object('volume', s.volume_label, 'mover', s.mover) ORDER BY s.volume_label, s.mover), '[]')
      FROM suspect_pairs s WHERE s.library = $1 AND ${LIVE_SUSPECT}) AS suspects,
-  (SELECT coalesce(json_agg(m.name), '[]') FROM movers m JOIN drives d ON d.name = m.drive
-    WHERE m.library = $1 AND d.state IN ('offline', 'down')) AS offline,
+  (SELECT coalesce(json_agg(o.name), '[]') FROM (${OFFLINE_MOVERS}) o) AS offline,
   (SELECT coalesce(json_agg(v), '[]') FROM (SELECT ${VOLUME_FACT_COLUMNS} FROM volumes WHERE label = ANY($3::text[])) v) AS volumes,
   (SELECT coalesce(json_object_agg(label, location_ref), '{}') FROM volumes
     WHERE library = $1 AND location_kind = 'drive' AND location_ref IS NOT NULL) AS in_drives`;

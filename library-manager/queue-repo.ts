@@ -122,6 +122,15 @@ export async function assignRequest(
   return { transferId: r.transfer_id, file: r.ns_path === null ? null : { nsPath: r.ns_path, crc: r.crc_adler32, sanityCrc: r.sanity_crc, sanitySize: r.sanity_size } };
 }
 
+/** The newest unfinished transfers row of request $1 at mover $2. */
+const OPEN_TRANSFER = `SELECT id FROM transfers WHERE request_id = $1 AND mover = $2 AND finished_at IS NULL ORDER BY id DESC LIMIT 1`;
+
+/** The open transfers row of `id` at `mover` (a WorkDone re-sent after a reconnect does not know it). */
+export async function openTransferId(db: Queryable, id: number, mover: string): Promise<number | null> {
+  const { rows } = await db.query<{ id: number }>(OPEN_TRANSFER, [id, mover]);
+  return rows[0]?.id ?? null;
+}
+
 /**
  * The usual end of a transfer, in one statement: the request done with its
  * result (only while `mover` holds it open), its transfers row closed, and the
@@ -138,7 +147,7 @@ export async function finishSucceeded(
         WHERE id = $1 AND mover = $2 AND state IN ('assigned', 'active') RETURNING id),
      t AS (
        UPDATE transfers SET finished_at = now(), ok = true, bytes = $5, crc_adler32 = $6, file_no = $7, bfid = coalesce($8, bfid), error_code = NULL, error_message = NULL
-        WHERE id = coalesce($4, (SELECT id FROM transfers WHERE request_id = $1 AND mover = $2 AND finished_at IS NULL ORDER BY id DESC LIMIT 1))
+        WHERE id = coalesce($4, (${OPEN_TRANSFER}))
           AND EXISTS (SELECT 1 FROM r) RETURNING id),
      m AS (
        UPDATE movers SET consecutive_failures = 0 WHERE name = $2 AND consecutive_failures <> 0 AND EXISTS (SELECT 1 FROM r) RETURNING name)

@@ -10,8 +10,8 @@ import { PROTOCOL_VERSION, type Envelope, type Hello, type WorkDone } from '../s
 import type { Clock } from '../src/time/clock.ts';
 import { FramedSession } from './mover-session.ts';
 import { lmAction, needsRobot } from '../media-changer/robot-error-policy.ts';
-import { assignRequest, finishRequest, finishSucceeded, getRequest, insertRequest, publishAssignment, requeue, requeueForMover, requeueUnclaimed, requeueUnclaimedOfMover, type AssignedFile, type NewRequest, type RequestRow } from './queue-repo.ts';
-import { passSnapshot, volumeFactsOf, type ShelvedRead, type VolumeFacts } from './pass-snapshot.ts';
+import { assignRequest, finishRequest, finishSucceeded, getRequest, insertRequest, openTransferId, publishAssignment, requeue, requeueForMover, requeueUnclaimed, requeueUnclaimedOfMover, type AssignedFile, type NewRequest, type RequestRow } from './queue-repo.ts';
+import { offlineMovers, passSnapshot, volumeFactsOf, type ShelvedRead, type VolumeFacts } from './pass-snapshot.ts';
 import { Leadership } from './leadership.ts';
 import { FaultHandler, type FaultVolumeClerk } from './fault-handler.ts';
 import { DEFAULT_FAULT_THRESHOLDS, RETRY_ELSEWHERE_CODES, type FaultThresholds } from './fault-policy.ts';
@@ -298,12 +298,13 @@ export class LibraryManager {
   }
 
   private async loadOffline(): Promise<void> {
-    const { rows: offline } = await this.deps.pool.query<{ name: string }>(
-      `SELECT m.name FROM movers m JOIN drives d ON d.name = m.drive WHERE m.library = $1 AND d.state IN ('offline', 'down')`,
-      [this.deps.library],
-    );
+    this.setOffline(await offlineMovers(this.deps.pool, this.deps.library));
+  }
+
+  private setOffline(movers: ReadonlySet<string>): void {
     this.offline.clear();
-    for (const m of offline) this.offline.add(m.name);
+    for (const m of movers) this.offline.add(m);
+    this.offlineStale = false;
   }
 
   // --- intake ----------------------------------------------------------------------
@@ -583,7 +584,7 @@ export class LibraryManager {
     const id = Number(done.requestId);
     // A re-sent WorkDone (after a reconnect) is not the mover's current request.
     const current = slot.requestId === id;
-    let inFlight = current ? slot.inFlight : null;
+    const inFlight = current ? slot.inFlight : null;
     if (current) {
       slot.requestId = null;
       slot.inFlight = null;
@@ -600,55 +601,47 @@ export class LibraryManager {
     // (each is guarded by the request's state, so a repeat is harmless).
     for (let attempt = 1; ; attempt++) {
     try {
-      const result = { bfid: done.bfid, volume: done.volume, fileNo: done.fileNo, size: done.bytes, crc: done.crc, drive: done.drive, mover: slot.name };
-      // The usual case in one statement; anything else (a failure, a stale or
-      // re-sent WorkDone) takes the careful path below.
-      if (done.ok && (await finishSucceeded(this.deps.pool, { id, mover: slot.name, transferId: inFlight?.transferId ?? null, result, bytes: done.bytes, crc: done.crc, fileNo: done.fileNo, bfid: done.bfid || null }))) {
-        slot.location = done.fileNo + 1;
-        if (!current) slot.boundSince = this.deps.clock.now();
-        this.log.info({ event: 'lm.done', mover: slot.name, requestId: id, ok: true, volume: done.volume, fileNo: done.fileNo });
-        slot.session.send('ack', { ackSeq: seq });
-        return;
+      // A success is one statement, guarded by the request being open at this
+      // mover; when that guard fails, or the WorkDone is a failure, the row is looked at.
+      if (done.ok) {
+        const result = { bfid: done.bfid, volume: done.volume, fileNo: done.fileNo, size: done.bytes, crc: done.crc, drive: done.drive, mover: slot.name };
+        if (await finishSucceeded(this.deps.pool, { id, mover: slot.name, transferId: inFlight?.transferId ?? null, result, bytes: done.bytes, crc: done.crc, fileNo: done.fileNo, bfid: done.bfid || null })) {
+          slot.location = done.fileNo + 1;
+          if (!current) slot.boundSince = this.deps.clock.now();
+          this.log.info({ event: 'lm.done', mover: slot.name, requestId: id, ok: true, volume: done.volume, fileNo: done.fileNo });
+          slot.session.send('ack', { ackSeq: seq });
+          return;
+        }
       }
       // Only the mover the row names may finish it: a WorkDone for a request
       // re-queued and given to someone else meanwhile is acknowledged and dropped.
       const row = await getRequest(this.deps.pool, id);
-      if (!row || (row.state !== 'assigned' && row.state !== 'active') || row.mover !== slot.name) {
+      if (done.ok || !row || (row.state !== 'assigned' && row.state !== 'active') || row.mover !== slot.name) {
         this.log.error({ event: 'lm.stale_done', mover: slot.name, requestId: id, ok: done.ok, state: row?.state, owner: row?.mover });
         slot.session.send('ack', { ackSeq: seq });
         return;
       }
-      if (!inFlight) {
-        const { rows } = await this.deps.pool.query<{ id: number }>('SELECT id FROM transfers WHERE request_id = $1 AND mover = $2 AND finished_at IS NULL ORDER BY id DESC LIMIT 1', [id, slot.name]);
-        inFlight = rows[0] ? { transferId: rows[0].id } : null;
-      }
-      if (inFlight) {
+      const transferId = inFlight?.transferId ?? (await openTransferId(this.deps.pool, id, slot.name));
+      if (transferId !== null) {
         await this.deps.pool.query(
-          `UPDATE transfers SET finished_at = now(), ok = $2, bytes = $3, crc_adler32 = $4, file_no = $5, bfid = coalesce($6, bfid),
-             error_code = $7, error_message = $8 WHERE id = $1`,
-          [inFlight.transferId, done.ok, done.bytes, done.ok ? done.crc : null, done.ok ? done.fileNo : null, done.bfid, done.errorCode, done.ok ? null : done.message],
+          `UPDATE transfers SET finished_at = now(), ok = false, bytes = $2, crc_adler32 = NULL, file_no = NULL, bfid = coalesce($3, bfid), error_code = $4, error_message = $5 WHERE id = $1`,
+          [transferId, done.bytes, done.bfid, done.errorCode, done.message],
         );
       }
-      if (done.ok) {
-        await finishRequest(this.deps.pool, id, { ok: true, result });
-        slot.location = done.fileNo + 1;
-        await this.faults.succeeded(slot.name);
-      } else {
-        if (done.errorCode === 'CRC_MISMATCH') {
-          // Data on tape (or on its way) is not what the catalogue says: an operator must look.
-          await raiseAlarm(this.deps.pool, {
-            // Keyed by the file, as the file clerk keys its own: one cause, one alarm.
-            key: alarmKey('CRC_MISMATCH', done.bfid || done.volume || 'unknown'),
-            severity: 'error',
-            code: 'CRC_MISMATCH',
-            message: `CRC mismatch on ${done.volume} (bfid ${done.bfid}) with mover ${slot.name}: ${done.message}`,
-            detail: { volume: done.volume, bfid: done.bfid, mover: slot.name, requestId: id },
-          });
-        }
-        if (!(await this.robotFailure(slot, id, done)) && !(await this.faults.failed(slot.name, id, done))) await this.failOrRetry(id, done.errorCode ?? 'INTERNAL', done.message, slot.name);
+      if (done.errorCode === 'CRC_MISMATCH') {
+        // Data on tape (or on its way) is not what the catalogue says: an operator must look.
+        await raiseAlarm(this.deps.pool, {
+          // Keyed by the file, as the file clerk keys its own: one cause, one alarm.
+          key: alarmKey('CRC_MISMATCH', done.bfid || done.volume || 'unknown'),
+          severity: 'error',
+          code: 'CRC_MISMATCH',
+          message: `CRC mismatch on ${done.volume} (bfid ${done.bfid}) with mover ${slot.name}: ${done.message}`,
+          detail: { volume: done.volume, bfid: done.bfid, mover: slot.name, requestId: id },
+        });
       }
+      if (!(await this.robotFailure(slot, id, done)) && !(await this.faults.failed(slot.name, id, done))) await this.failOrRetry(id, done.errorCode ?? 'INTERNAL', done.message, slot.name);
       if (!current) slot.boundSince = this.deps.clock.now();
-      this.log.info({ event: 'lm.done', mover: slot.name, requestId: id, ok: done.ok, code: done.errorCode, volume: done.volume, fileNo: done.fileNo });
+      this.log.info({ event: 'lm.done', mover: slot.name, requestId: id, ok: false, code: done.errorCode, volume: done.volume, fileNo: done.fileNo });
       // Recorded: the mover may forget it. Unacknowledged, it is re-sent after the next Hello.
       slot.session.send('ack', { ackSeq: seq });
     } catch (err) {
@@ -821,9 +814,7 @@ export class LibraryManager {
       return;
     }
     const snap = await passSnapshot(this.deps.pool, this.deps.library, this.moverVolumeLabels());
-    this.offline.clear();
-    for (const m of snap.offline) this.offline.add(m);
-    this.offlineStale = false;
+    this.setOffline(snap.offline);
     // A queued write whose file is already active was written by a mover whose
     // WorkDone was lost (a crash): the snapshot settled it as done, never written twice.
     for (const id of snap.settled) {
@@ -908,7 +899,7 @@ export class LibraryManager {
             fileFamily: row.fileFamily ?? 'none',
             wrapper: row.wrapper ?? 'cpio_odc',
             size: row.size,
-            veto: [...decision.veto, ...inOtherDrives, ...this.volumesAtOtherMovers(slot), ...leaving],
+            veto: [...decision.veto, ...inOtherDrives, ...this.moverVolumeLabels(slot), ...leaving],
           })).label;
         } catch (err) {
           const code = isTapestryError(err) ? err.code : 'INTERNAL';
@@ -992,14 +983,9 @@ export class LibraryManager {
     }
   }
 
-  /** Volumes in, or on their way to, the drives of the other movers. */
-  private volumesAtOtherMovers(slot: MoverSlot): string[] {
-    return [...this.movers.values()].filter((m) => m !== slot).flatMap((m) => [m.volume, m.assignedVolume]).filter((l): l is string => l !== null);
-  }
-
-  /** The volumes in (or assigned to) the movers' drives. */
-  private moverVolumeLabels(): string[] {
-    return [...this.movers.values()].flatMap((m) => [m.volume, m.assignedVolume]).filter((l): l is string => l !== null);
+  /** Volumes in, or on their way to, the drives of the movers (all, or all but `except`). */
+  private moverVolumeLabels(except?: MoverSlot): string[] {
+    return [...this.movers.values()].filter((m) => m !== except).flatMap((m) => [m.volume, m.assignedVolume]).filter((l): l is string => l !== null);
   }
 
   private moverView(m: MoverSlot, volumes: ReadonlyMap<string, VolumeFacts>): MoverView {
